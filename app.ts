@@ -1,0 +1,80 @@
+import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastify'
+import type { Config } from './lib/config.js'
+import { list } from './lib/config.js'
+import { HttpError, mapStripeError } from './lib/errors.js'
+import { loggerOptions } from './lib/logger.js'
+import config from './plugins/app/config.js'
+import redis from './plugins/app/redis.js'
+import store from './plugins/app/store.js'
+import stripe from './plugins/app/stripe.js'
+import apiKeyAuth from './plugins/app/api-key-auth.js'
+import helmet from './plugins/external/helmet.js'
+import rateLimit from './plugins/external/rate-limit.js'
+import swagger from './plugins/external/swagger.js'
+import health from './routes/health/index.js'
+import terminal from './routes/terminal/index.js'
+
+export interface AppOptions {
+  /** raw variables; default: the process environment over `.env` */
+  env?: Record<string, string | undefined>
+}
+
+/** Fastify factory options; server.ts and the tests build the server with the same ones. */
+export function serverOptions (cfg: Config, logStream?: NodeJS.WritableStream): FastifyServerOptions {
+  const trust = list(cfg.TRUST_PROXY)
+  return {
+    logger: loggerOptions(cfg.LOG_LEVEL, logStream),
+    trustProxy: trust.length === 0 ? false : (trust.length === 1 && trust[0] === 'true' ? true : trust),
+    // the JS demo sends `//connection_token` when its backend URL ends in '/'
+    routerOptions: { ignoreDuplicateSlashes: true },
+    requestIdHeader: false,
+    bodyLimit: 1024 * 1024,
+    connectionTimeout: 120_000,
+    requestTimeout: 60_000,
+    // longer than common load balancers' idle timeout (60 s), or they see intermittent 502s
+    keepAliveTimeout: 72_000,
+    return503OnClosing: true
+  }
+}
+
+/** The whole wiring, in load order: config → shared plugins → external plugins → route areas → handlers. */
+export default async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
+  await fastify.register(config, { env: opts.env })
+
+  await fastify.register(redis)
+  await fastify.register(store)
+  await fastify.register(stripe)
+  await fastify.register(apiKeyAuth)
+
+  await fastify.register(helmet)
+  await fastify.register(rateLimit)
+  await fastify.register(swagger)
+
+  // Route areas: each owns its CORS policy, body parsers and auth.
+  await fastify.register(health)
+  await fastify.register(terminal)
+
+  fastify.setErrorHandler(function errorHandler (error: FastifyError, request, reply) {
+    const stripeError = mapStripeError(error)
+    if (stripeError !== undefined) {
+      return reply.code(stripeError.status).send({ error: { type: stripeError.type, message: stripeError.message, code: stripeError.code } })
+    }
+    if (error instanceof HttpError) {
+      return reply.code(error.statusCode).headers(error.headers).send({ error: { type: error.type, message: error.message, code: error.code } })
+    }
+    const status = error.statusCode ?? 500
+    if (status === 429) return reply.code(429).send(error)
+    if (status >= 400 && status < 500) {
+      return reply.code(status).send({ error: { type: 'invalid_request_error', message: error.message, code: error.code ?? null } })
+    }
+    request.log.error({ err: error }, 'unhandled error')
+    return reply.code(500).send({ error: { type: 'api_error', message: 'Internal server error.', code: null } })
+  })
+
+  // A 404 costs a scanner its rate limit too.
+  fastify.setNotFoundHandler({
+    preHandler: fastify.rateLimit({ max: fastify.config.RATE_LIMIT_MAX, timeWindow: fastify.config.RATE_LIMIT_WINDOW })
+  }, function notFound (request, reply) {
+    return reply.code(404).send({ error: { type: 'invalid_request_error', message: `Unknown route: ${request.method} ${request.url.split('?')[0]}`, code: 'resource_missing' } })
+  })
+}

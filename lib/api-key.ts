@@ -1,0 +1,31 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+
+const digest = (value: string): Buffer => createHash('sha256').update(value).digest()
+
+/**
+ * Compares a presented key with every configured key in constant time. Comparing SHA-256 digests
+ * keeps the time independent of both keys' lengths; every configured key is checked (no early
+ * exit) so the time does not tell which one matched. Returns the index of the match, or -1.
+ */
+export function matchKey (presented: string, keys: readonly Buffer[]): number {
+  const candidate = digest(presented)
+  let found = -1
+  for (let i = 0; i < keys.length; i++) {
+    if (timingSafeEqual(candidate, keys[i]!) && found === -1) found = i
+  }
+  return found
+}
+
+export const digestKeys = (keys: readonly string[]): Buffer[] => keys.map(digest)
+
+/** Reads the key from `X-API-Key` or `Authorization: Bearer …`; never from the query string. */
+export function presentedKey (headers: Record<string, string | string[] | undefined>): string | undefined {
+  const x = headers['x-api-key']
+  if (typeof x === 'string' && x !== '') return x
+  const auth = headers.authorization
+  if (typeof auth === 'string') {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth)
+    if (m) return m[1]
+  }
+  return undefined
+}

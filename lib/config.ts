@@ -1,0 +1,116 @@
+import { readFileSync } from 'node:fs'
+import { parseEnv } from 'node:util'
+import envSchema from 'env-schema'
+import Stripe from 'stripe'
+import { EnvSchema, type Env } from '../schemas/env.js'
+
+/** The configuration every plugin reads: the validated variables plus what follows from them. */
+export interface Config extends Env {
+  production: boolean
+  /** which Stripe key the service uses: `live` (STRIPE_SECRET_KEY) or `test` (STRIPE_TEST_SECRET_KEY) */
+  stripeMode: 'live' | 'test'
+  /** the selected key; empty string when unset */
+  stripeKey: string
+  apiVersion: string
+  apiKeys: string[]
+  /** `'*'` (development default) or an explicit allowlist */
+  allowedOrigins: '*' | string[]
+  appSecrets: string[]
+  webhookSecrets: string[]
+  docsEnabled: boolean
+}
+
+export const list = (value: string | undefined): string[] =>
+  (value ?? '').split(',').map(s => s.trim()).filter(Boolean)
+
+/** Validates raw variables (strings) against the schema; throws with every problem named. */
+export function validateEnv (raw: Record<string, string | undefined>): Env {
+  const data: Record<string, string> = {}
+  // An empty variable (`API_KEY=` in a .env) means "not set", as in the original backend.
+  for (const key of Object.keys(EnvSchema.properties)) {
+    const value = raw[key]
+    if (value !== undefined && value !== '') data[key] = value
+  }
+  return envSchema<Env>({ schema: structuredClone(EnvSchema), data, env: false, dotenv: false })
+}
+
+export function deriveConfig (env: Env): Config {
+  const production = env.ENVIRONMENT === 'production' || env.RACK_ENV === 'production'
+  const stripeMode = env.STRIPE_ENV === undefined
+    ? (production ? 'live' : 'test')
+    : (env.STRIPE_ENV === 'test' ? 'test' : 'live')
+  const origins = list(env.ALLOWED_ORIGINS)
+  return {
+    ...env,
+    production,
+    stripeMode,
+    stripeKey: ((stripeMode === 'live' ? env.STRIPE_SECRET_KEY : env.STRIPE_TEST_SECRET_KEY) ?? '').trim(),
+    apiVersion: env.STRIPE_API_VERSION ?? Stripe.API_VERSION,
+    apiKeys: list(env.API_KEY),
+    allowedOrigins: origins.length === 0 ? (production ? [] : '*') : (origins.includes('*') ? '*' : origins),
+    appSecrets: list(env.STRIPE_APP_SECRET),
+    webhookSecrets: list(env.STRIPE_WEBHOOK_SECRET),
+    docsEnabled: env.DOCS_ENABLED ?? !production
+  }
+}
+
+export const loadConfig = (raw: Record<string, string | undefined>): Config => deriveConfig(validateEnv(raw))
+
+function isOrigin (value: string): boolean {
+  try {
+    const url = new URL(value)
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value
+  } catch {
+    return false
+  }
+}
+
+export interface Checklist { failures: string[], warnings: string[] }
+
+/**
+ * The production checklist (CONTRACT.md section 1). Messages name variables, never values.
+ * In development the same items are warnings, so a developer sees what production would refuse.
+ */
+export function checklist (config: Config): Checklist {
+  const raw = config as unknown as Record<string, unknown>
+  const items: string[] = []
+  const warnings: string[] = []
+  if (config.apiKeys.length === 0) {
+    items.push('API_KEY is not set: every Terminal and proxy caller must present a key')
+  } else if (config.apiKeys.some(k => k.length < 32)) {
+    items.push('API_KEY: every key must be at least 32 characters')
+  }
+  const keyVar = config.stripeMode === 'live' ? 'STRIPE_SECRET_KEY' : 'STRIPE_TEST_SECRET_KEY'
+  const prefixes = config.stripeMode === 'live' ? ['sk_live_', 'rk_live_'] : ['sk_test_', 'rk_test_']
+  if (config.stripeKey === '') {
+    items.push(`${keyVar} is not set (STRIPE_ENV selects ${config.stripeMode} mode)`)
+  } else if (!prefixes.some(p => config.stripeKey.startsWith(p))) {
+    items.push(`${keyVar} must be a ${config.stripeMode} key (${prefixes.join(' or ')})`)
+  }
+  if (config.production && config.stripeMode === 'test') {
+    warnings.push('STRIPE_ENV=test in production mode: a staging setup that takes no real payments')
+  }
+  const publishable = Object.keys(EnvSchema.properties).filter(k => typeof raw[k] === 'string' && /(^|,)\s*pk_/.test(raw[k] as string))
+  for (const name of publishable) items.push(`${name} holds a publishable key (pk_): use a secret or restricted key`)
+  const origins = list(config.ALLOWED_ORIGINS)
+  if (origins.length === 0) {
+    items.push('ALLOWED_ORIGINS is not set: list the browser origins allowed to call the API')
+  } else {
+    if (origins.includes('*')) items.push('ALLOWED_ORIGINS must not contain *')
+    for (const bad of origins.filter(o => o !== '*' && !isOrigin(o))) {
+      items.push(`ALLOWED_ORIGINS: ${JSON.stringify(bad.slice(0, 80))} is not an origin (scheme://host[:port])`)
+    }
+  }
+  return config.production ? { failures: items, warnings } : { failures: [], warnings: items }
+}
+
+/** The process environment over an optional `.env` file: a real variable always wins. */
+export function readEnv (path = '.env', env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
+  let file: Record<string, string | undefined> = {}
+  try {
+    file = parseEnv(readFileSync(path, 'utf8')) as Record<string, string>
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  return { ...file, ...env }
+}

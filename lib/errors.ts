@@ -1,0 +1,57 @@
+import Stripe from 'stripe'
+
+/** An error a handler throws on purpose: its status and message reach the client as they are. */
+export class HttpError extends Error {
+  constructor (
+    readonly statusCode: number,
+    message: string,
+    readonly type: string = 'invalid_request_error',
+    readonly code: string | null = null,
+    readonly headers: Record<string, string> = {}
+  ) {
+    super(message)
+    this.name = 'HttpError'
+  }
+}
+
+/** Thrown when a route needs Stripe and no key is configured for the selected mode. */
+export class NoStripeKeyError extends HttpError {
+  constructor (variable: string) {
+    super(503, `No Stripe API key is configured: set ${variable}.`, 'api_error', 'stripe_key_missing')
+    this.name = 'NoStripeKeyError'
+  }
+}
+
+export interface MappedError {
+  status: number
+  type: string
+  code: string | null
+  message: string
+  /** true when Stripe itself answered (any status), false for network failures */
+  answered: boolean
+}
+
+const PASSTHROUGH = new Set([400, 401, 402, 403, 404, 409, 429])
+
+/**
+ * The one place a stripe-node error becomes a status and a body. Stripe's 4xx statuses that a
+ * caller can act on pass through; Stripe's 5xx (after stripe-node's retries) is a 502; a timeout
+ * is a 504 and an unreachable Stripe a 502. Returns undefined for anything that is not Stripe's.
+ */
+export function mapStripeError (err: unknown): MappedError | undefined {
+  if (!(err instanceof Stripe.errors.StripeError)) return undefined
+  if (err instanceof Stripe.errors.StripeConnectionError) {
+    const timeout = /timeout/i.test(err.message) ||
+      (err.detail as { code?: string } | undefined)?.code === Stripe.HttpClient.TIMEOUT_ERROR_CODE
+    return { status: timeout ? 504 : 502, type: 'api_connection_error', code: timeout ? 'timeout' : 'unreachable', message: err.message, answered: false }
+  }
+  if (err instanceof Stripe.errors.StripeSignatureVerificationError) return undefined
+  const status = err.statusCode ?? 502
+  return {
+    status: PASSTHROUGH.has(status) ? status : 502,
+    type: err.rawType ?? 'api_error',
+    code: err.code ?? null,
+    message: err.message,
+    answered: err.statusCode !== undefined
+  }
+}

@@ -1,0 +1,113 @@
+import { sql, type Kysely } from 'kysely'
+
+/** The tables every area shares. Times are ISO 8601 UTC strings; event `created` is Unix seconds. */
+/** `livemode` is 0/1: better-sqlite3 cannot bind booleans, and one representation serves both engines. */
+export interface Database {
+  schema_migrations: { name: string, applied_at: string }
+  installations: {
+    account: string
+    livemode: number
+    app_id: string | null
+    status: 'installed' | 'uninstalled'
+    installed_at: string | null
+    uninstalled_at: string | null
+    /** `created` of the newest event applied, so an older one never overwrites it */
+    event_created: number
+    updated_at: string
+  }
+  webhook_events: {
+    id: string
+    type: string
+    account: string | null
+    livemode: number
+    created: number
+    received_at: string
+  }
+  nonces: { nonce: string, account: string, expires_at: string }
+  app_settings: { account: string, settings: string, updated_at: string }
+  reader_actions: {
+    reader_id: string
+    livemode: number
+    type: string | null
+    status: string | null
+    failure_code: string | null
+    failure_message: string | null
+    payment_intent: string | null
+    updated_at: string
+  }
+}
+
+type Migration = (db: Kysely<any>) => Promise<void>
+
+/** Append only: a released migration is never edited. */
+export const migrations: Array<[string, Migration]> = [
+  ['001_initial', async db => {
+    await db.schema.createTable('installations')
+      .addColumn('account', 'varchar(255)', c => c.notNull())
+      .addColumn('livemode', 'integer', c => c.notNull())
+      .addColumn('app_id', 'varchar(255)')
+      .addColumn('status', 'varchar(32)', c => c.notNull())
+      .addColumn('installed_at', 'varchar(32)')
+      .addColumn('uninstalled_at', 'varchar(32)')
+      .addColumn('event_created', 'bigint', c => c.notNull())
+      .addColumn('updated_at', 'varchar(32)', c => c.notNull())
+      .addPrimaryKeyConstraint('installations_pk', ['account', 'livemode'])
+      .execute()
+    await db.schema.createTable('webhook_events')
+      .addColumn('id', 'varchar(255)', c => c.primaryKey())
+      .addColumn('type', 'varchar(255)', c => c.notNull())
+      .addColumn('account', 'varchar(255)')
+      .addColumn('livemode', 'integer', c => c.notNull())
+      .addColumn('created', 'bigint', c => c.notNull())
+      .addColumn('received_at', 'varchar(32)', c => c.notNull())
+      .execute()
+    await db.schema.createIndex('webhook_events_received_at').on('webhook_events').column('received_at').execute()
+    await db.schema.createTable('nonces')
+      .addColumn('nonce', 'varchar(255)', c => c.primaryKey())
+      .addColumn('account', 'varchar(255)', c => c.notNull())
+      .addColumn('expires_at', 'varchar(32)', c => c.notNull())
+      .execute()
+    await db.schema.createIndex('nonces_account').on('nonces').column('account').execute()
+    await db.schema.createTable('app_settings')
+      .addColumn('account', 'varchar(255)', c => c.primaryKey())
+      .addColumn('settings', 'text', c => c.notNull())
+      .addColumn('updated_at', 'varchar(32)', c => c.notNull())
+      .execute()
+    await db.schema.createTable('reader_actions')
+      .addColumn('reader_id', 'varchar(255)', c => c.notNull())
+      .addColumn('livemode', 'integer', c => c.notNull())
+      .addColumn('type', 'varchar(255)')
+      .addColumn('status', 'varchar(64)')
+      .addColumn('failure_code', 'varchar(255)')
+      .addColumn('failure_message', 'text')
+      .addColumn('payment_intent', 'varchar(255)')
+      .addColumn('updated_at', 'varchar(32)', c => c.notNull())
+      .addPrimaryKeyConstraint('reader_actions_pk', ['reader_id', 'livemode'])
+      .execute()
+  }]
+]
+
+const LOCK_ID = 727_073_690 // any constant shared by every replica of this service
+
+/**
+ * Applies the pending migrations in one transaction. On Postgres a transaction-scoped advisory lock
+ * makes replicas that start together wait for each other instead of racing on CREATE TABLE.
+ */
+export async function migrate (db: Kysely<Database>, postgres: boolean): Promise<string[]> {
+  return await db.transaction().execute(async trx => {
+    if (postgres) await sql`select pg_advisory_xact_lock(${LOCK_ID})`.execute(trx)
+    await trx.schema.createTable('schema_migrations').ifNotExists()
+      .addColumn('name', 'varchar(255)', c => c.primaryKey())
+      .addColumn('applied_at', 'varchar(32)', c => c.notNull())
+      .execute()
+    const done = new Set((await trx.selectFrom('schema_migrations').select('name').execute()).map(r => r.name))
+    const applied: string[] = []
+    for (const [name, up] of migrations) {
+      if (done.has(name)) continue
+      await up(trx)
+      await trx.insertInto('schema_migrations').values({ name, applied_at: new Date().toISOString() }).execute()
+      applied.push(name)
+    }
+    return applied
+  })
+}

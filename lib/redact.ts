@@ -1,0 +1,25 @@
+/** Secret-looking values: Stripe keys, webhook and app signing secrets, and `api_key=` in URLs. */
+const SECRET = /\b(sk|rk|whsec|absec)_(test_|live_)?[A-Za-z0-9]+/g
+const QUERY_KEY = /([?&](?:api_key|apikey|key|token)=)[^&"\s]*/gi
+
+/** Masks every secret-looking value in a string (a log line, an error text). */
+export function redactSecrets (text: string): string {
+  return text.replace(SECRET, (_m, kind: string, mode: string | undefined) => `${kind}_${mode ?? ''}[REDACTED]`)
+    .replace(QUERY_KEY, '$1[REDACTED]')
+}
+
+/** Header paths pino removes whatever their value. */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers["x-api-key"]',
+  'req.headers["stripe-signature"]',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
+  'headers.authorization',
+  'headers["x-api-key"]',
+  'headers["stripe-signature"]',
+  'headers.cookie'
+]
+
+/** Last 4 characters only: enough to tell two keys apart in a log or an error. */
+export const maskKey = (key: string): string => key.length <= 8 ? '****' : `${key.slice(0, key.indexOf('_', 3) + 1)}…${key.slice(-4)}`

@@ -1,0 +1,39 @@
+import type { FastifySchemaValidationError } from 'fastify'
+
+/** The original backend's key checks, in its order, with its exact texts. */
+export const KEY_TEXTS = {
+  empty: 'Error: you provided an empty secret key. Please provide your test mode secret key. For more information, see https://stripe.com/docs/keys',
+  publishable: 'Error: you used a publishable key to set up the example backend. Please use your test mode secret key. For more information, see https://stripe.com/docs/keys',
+  live: 'Error: you used a live mode secret key to set up the example backend. Please use your test mode secret key. For more information, see https://stripe.com/docs/keys#test-live-modes'
+} as const
+
+/** The text of the first check a key fails, or undefined. Live keys pass when STRIPE_ENV selects live. */
+export function keyProblem (key: string, mode: 'live' | 'test'): string | undefined {
+  if (key === '') return KEY_TEXTS.empty
+  if (key.startsWith('pk')) return KEY_TEXTS.publishable
+  if (mode === 'test' && (key.startsWith('sk_live') || key.startsWith('rk_live'))) return KEY_TEXTS.live
+  return undefined
+}
+
+/** `/address/line1` → `address[line1]`: the name the client sent. */
+function paramName (instancePath: string, child?: string): string {
+  const parts = instancePath.split('/').filter(Boolean)
+  if (child !== undefined) parts.push(child)
+  if (parts.length === 0) return 'body'
+  return parts[0]! + parts.slice(1).map(p => `[${p}]`).join('')
+}
+
+/**
+ * One plain sentence naming the parameter, in the original backend's form for a missing id
+ * (`'payment_intent_id' is a required parameter`).
+ */
+export function validationText (errors: FastifySchemaValidationError[], context?: string): string {
+  const e = errors[0]
+  if (e === undefined) return 'Invalid parameters.'
+  const params = e.params as Record<string, unknown>
+  if (e.keyword === 'required') return `'${paramName(e.instancePath, String(params.missingProperty))}' is a required parameter`
+  const name = paramName(e.instancePath)
+  if (e.keyword === 'minLength' && params.limit === 1) return `'${name}' is a required parameter`
+  if (name === 'body' || context === 'querystring' && e.instancePath === '') return `Invalid parameters: ${e.message ?? 'not valid'}`
+  return `Invalid parameter '${name}': ${e.message ?? 'not valid'}`
+}

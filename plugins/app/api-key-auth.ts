@@ -1,0 +1,75 @@
+import fp from 'fastify-plugin'
+import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
+import { digestKeys, matchKey, presentedKey } from '../../lib/api-key.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    apiKeys: {
+      /** true when API_KEY holds at least one key */
+      configured: boolean
+      /** onRequest hook: 401 unless a configured key is presented (open when none is configured) */
+      require: onRequestAsyncHookHandler
+      /** onRequest hook: like `require`, but 503 when no key is configured (areas that spend a secret) */
+      requireConfigured: onRequestAsyncHookHandler
+      /** the rate-limit bucket of a request: its valid key's fingerprint, else its IP */
+      bucket: (request: FastifyRequest) => string
+    }
+  }
+  interface FastifyRequest {
+    /** fingerprint of the valid API key presented, null when none (computed once per request) */
+    apiKeyId: string | null | undefined
+  }
+}
+
+function unauthorized (reply: FastifyReply, message: string): FastifyReply {
+  return reply.code(401)
+    .header('www-authenticate', 'Bearer realm="api", charset="UTF-8"')
+    .send({ error: { type: 'authentication_error', message } })
+}
+
+/** API-key authentication that a route area opts into with `addHook('onRequest', fastify.apiKeys.require)`. */
+export default fp(async function apiKeyAuth (fastify) {
+  const digests = digestKeys(fastify.config.apiKeys)
+  const ids = digests.map(d => d.toString('hex').slice(0, 16))
+  const configured = digests.length > 0
+  if (!configured) {
+    fastify.log.warn('API_KEY is not set: the Terminal API is open to anyone who can reach it (development only)')
+  }
+
+  fastify.decorateRequest('apiKeyId', undefined)
+
+  const identify = (request: FastifyRequest): string | null => {
+    if (request.apiKeyId !== undefined) return request.apiKeyId
+    const key = presentedKey(request.headers)
+    const index = key === undefined || !configured ? -1 : matchKey(key, digests)
+    request.apiKeyId = index === -1 ? null : ids[index]!
+    return request.apiKeyId
+  }
+
+  const check = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (identify(request) !== null) return
+    const present = presentedKey(request.headers) !== undefined
+    await unauthorized(reply, present
+      ? 'Invalid API key.'
+      : 'An API key is required: send it in the X-API-Key header or as Authorization: Bearer <key>.')
+  }
+
+  fastify.decorate('apiKeys', {
+    configured,
+    async require (request, reply) {
+      if (!configured) return
+      await check(request, reply)
+    },
+    async requireConfigured (request, reply) {
+      if (!configured) {
+        await reply.code(503).send({ error: { type: 'api_error', message: 'API_KEY is not configured: this area requires an API key in every mode.' } })
+        return
+      }
+      await check(request, reply)
+    },
+    bucket (request) {
+      const id = identify(request)
+      return id === null ? `ip:${request.ip}` : `key:${id}`
+    }
+  })
+}, { name: 'api-key-auth', dependencies: ['config'], fastify: '5.x' })

@@ -1,0 +1,59 @@
+import http from 'node:http'
+import https from 'node:https'
+import fp from 'fastify-plugin'
+import Stripe from 'stripe'
+import { NoStripeKeyError } from '../../lib/errors.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    stripe: StripeAccess
+  }
+}
+
+export interface StripeAccess {
+  /** The client for the configured key; throws NoStripeKeyError when there is none. */
+  client: () => Stripe
+  /** the configured key ('' when unset), for the Terminal routes' original key checks */
+  readonly key: string
+  readonly mode: 'live' | 'test'
+  /** the variable that holds the key for the selected mode */
+  readonly keyVariable: string
+}
+
+/** stripe-node options from STRIPE_API_BASE (protocol, host, port). */
+export function baseOptions (base: string): Pick<Stripe.StripeConfig, 'host' | 'port' | 'protocol'> {
+  const url = new URL(base)
+  const protocol = url.protocol === 'http:' ? 'http' : 'https'
+  return { host: url.hostname, port: url.port === '' ? (protocol === 'http' ? 80 : 443) : Number(url.port), protocol }
+}
+
+/**
+ * One Stripe client, built on first use so the service starts without a key (the Terminal routes
+ * then answer the original backend's texts). API version pinned; timeout and retries from config.
+ */
+export default fp(async function stripePlugin (fastify) {
+  const { config } = fastify
+  const base = baseOptions(config.STRIPE_API_BASE)
+  const agent = base.protocol === 'http' ? new http.Agent({ keepAlive: true }) : new https.Agent({ keepAlive: true })
+  let client: Stripe | undefined
+  const keyVariable = config.stripeMode === 'live' ? 'STRIPE_SECRET_KEY' : 'STRIPE_TEST_SECRET_KEY'
+
+  fastify.decorate('stripe', {
+    key: config.stripeKey,
+    mode: config.stripeMode,
+    keyVariable,
+    client () {
+      if (config.stripeKey === '') throw new NoStripeKeyError(keyVariable)
+      client ??= new Stripe(config.stripeKey, {
+        apiVersion: config.apiVersion as Stripe.LatestApiVersion,
+        ...base,
+        timeout: config.STRIPE_TIMEOUT_MS,
+        maxNetworkRetries: config.STRIPE_MAX_RETRIES,
+        httpAgent: agent,
+        appInfo: { name: 'stripe-terminal-backend', version: '1.0.0' }
+      })
+      return client
+    }
+  })
+  fastify.addHook('onClose', async () => { agent.destroy() })
+}, { name: 'stripe', dependencies: ['config'], fastify: '5.x' })

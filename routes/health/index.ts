@@ -1,0 +1,67 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+
+const LANDING = (version: string, docs: boolean): string => `<!DOCTYPE html>
+<html>
+<head>
+    <title>Stripe Terminal Example Backend</title>
+    <meta charset="utf-8">
+</head>
+<body>
+<p>
+Great! You've successfully deployed the Stripe Terminal example backend.
+</p>
+
+<p>
+Next, copy the URL of this page (this is your "backend URL"), and use it to <a href="https://stripe.com/docs/terminal/example-applications#run-example-application">run the example application</a>.
+</p>
+<p>stripe-terminal-backend ${version} · <a href="/health">health</a> · <a href="/ready">ready</a>${docs ? ' · <a href="/docs">API docs</a>' : ''}</p>
+</body>
+</html>
+`
+
+const Ready = Type.Object({
+  status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')]),
+  checks: Type.Record(Type.String(), Type.Union([Type.Literal('ok'), Type.Literal('down')])),
+  message: Type.Optional(Type.String())
+})
+
+async function withTimeout (p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([
+      p.then(() => true, () => false),
+      new Promise<boolean>(resolve => { timer = setTimeout(() => resolve(false), ms) })
+    ])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Ops: landing page, liveness and readiness. No CORS, no auth, not rate limited. */
+const health: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.get('/', {
+    schema: { tags: ['ops'], summary: 'Landing page (the original backend\'s index.html)', response: { 200: Type.String() } }
+  }, async (_request, reply) => {
+    return await reply.type('text/html; charset=utf-8').send(LANDING('1.0.0', fastify.config.docsEnabled))
+  })
+
+  fastify.get('/health', {
+    logLevel: 'warn',
+    schema: { tags: ['ops'], summary: 'Liveness: 200 while the process runs', response: { 200: Type.Object({ status: Type.Literal('ok') }) } }
+  }, async () => ({ status: 'ok' as const }))
+
+  fastify.get('/ready', {
+    logLevel: 'warn',
+    schema: { tags: ['ops'], summary: 'Readiness: the database (and Redis, when set) answer', response: { 200: Ready, 503: Ready } }
+  }, async (_request, reply) => {
+    const checks: Record<string, 'ok' | 'down'> = {}
+    checks.database = await withTimeout(fastify.store.ping().then(ok => { if (!ok) throw new Error('down') }), 2000) ? 'ok' : 'down'
+    if (fastify.redis !== null) checks.redis = await withTimeout(fastify.redis.ping(), 1000) ? 'ok' : 'down'
+    const down = Object.keys(checks).filter(k => checks[k] === 'down')
+    if (down.length === 0) return { status: 'ready' as const, checks }
+    return await reply.code(503).send({ status: 'unavailable' as const, checks, message: `unavailable: ${down.join(', ')} down` })
+  })
+}
+
+export default health

@@ -1,0 +1,274 @@
+/**
+ * A real HTTP server speaking Stripe's v1 protocol, for the real `stripe` package to talk to through
+ * STRIPE_API_BASE. It parses form bodies as Stripe does, records every call with the headers that
+ * matter, answers with Stripe-shaped objects and errors, and can be told to be slow, fail, reset
+ * or hang. Every call is also checked against Stripe's OpenAPI spec when the spec is present.
+ */
+import http from 'node:http'
+import { randomBytes } from 'node:crypto'
+import type { AddressInfo, Socket } from 'node:net'
+import qs from 'qs'
+import { specProblems } from './stripe-spec.js'
+
+export interface Call {
+  method: string
+  path: string
+  query: Record<string, unknown>
+  params: Record<string, unknown>
+  rawBody: string
+  headers: http.IncomingHttpHeaders
+  stripeAccount?: string
+  idempotencyKey?: string
+  stripeVersion?: string
+  authorization?: string
+}
+
+export type Reply = {
+  status?: number
+  body?: unknown
+  /** raw body string, written as is */
+  raw?: string
+  headers?: Record<string, string>
+  delayMs?: number
+  /** destroy the socket without answering */
+  reset?: boolean
+  /** never answer (until the server stops) */
+  hang?: boolean
+}
+
+interface Override {
+  method: string
+  path: RegExp
+  reply: Reply | ((call: Call) => Reply)
+  times: number
+}
+
+const id = (prefix: string): string => `${prefix}_${randomBytes(8).toString('hex')}`
+const now = (): number => Math.floor(Date.now() / 1000)
+
+export const stripeError = (status: number, type: string, message: string, extra: Record<string, unknown> = {}): Reply =>
+  ({ status, body: { error: { type, message, ...extra } } })
+
+const missing = (param: string): Reply =>
+  stripeError(400, 'invalid_request_error', `Missing required param: ${param}.`, { param, code: 'parameter_missing' })
+
+const noSuch = (kind: string, value: string): Reply =>
+  stripeError(404, 'invalid_request_error', `No such ${kind}: '${value}'`, { code: 'resource_missing', param: 'id' })
+
+function paymentIntent (p: Record<string, any>, pi = id('pi')): Record<string, unknown> {
+  return {
+    id: pi,
+    object: 'payment_intent',
+    amount: Number(p.amount ?? 1000),
+    amount_capturable: 0,
+    amount_received: 0,
+    capture_method: p.capture_method ?? 'automatic',
+    client_secret: `${pi}_secret_${randomBytes(6).toString('hex')}`,
+    created: now(),
+    currency: p.currency ?? 'usd',
+    description: p.description ?? null,
+    livemode: false,
+    metadata: {},
+    payment_method_types: Array.isArray(p.payment_method_types) ? p.payment_method_types : Object.values(p.payment_method_types ?? { 0: 'card' }),
+    receipt_email: p.receipt_email ?? null,
+    status: 'requires_payment_method'
+  }
+}
+
+function reader (rid: string, action: Record<string, unknown> | null = null): Record<string, unknown> {
+  return {
+    id: rid,
+    object: 'terminal.reader',
+    action,
+    device_type: 'simulated_wisepos_e',
+    label: 'Simulated WisePOS E',
+    livemode: false,
+    location: 'tml_1',
+    serial_number: 'WPE-SIMULATOR-1',
+    status: 'online'
+  }
+}
+
+const list = (url: string, data: unknown[]): Record<string, unknown> => ({ object: 'list', data, has_more: false, url })
+
+/** The default answers, by method and path. */
+function route (call: Call): Reply {
+  const p = call.params
+  const q = call.query
+  const m = `${call.method} ${call.path}`
+  let match: RegExpMatchArray | null
+  if (m === 'POST /v1/terminal/connection_tokens') {
+    return { body: { object: 'terminal.connection_token', secret: `pst_test_${randomBytes(12).toString('hex')}`, ...(p.location === undefined ? {} : { location: p.location }) } }
+  }
+  if (m === 'POST /v1/payment_intents') {
+    if (p.amount === undefined) return missing('amount')
+    if (p.currency === undefined) return missing('currency')
+    return { body: paymentIntent(p) }
+  }
+  if ((match = m.match(/^POST \/v1\/payment_intents\/([^/]*)(\/capture|\/cancel)?$/)) !== null) {
+    const [, pid, action] = match
+    if (pid === '' || pid!.includes('missing')) return noSuch('payment_intent', decodeURIComponent(pid!))
+    const pi = paymentIntent(p, decodeURIComponent(pid!))
+    if (action === '/capture') pi.status = 'succeeded'
+    if (action === '/cancel') pi.status = 'canceled'
+    return { body: pi }
+  }
+  if (m === 'POST /v1/setup_intents') {
+    const si = id('seti')
+    return { body: { id: si, object: 'setup_intent', client_secret: `${si}_secret_x`, customer: p.customer ?? null, description: p.description ?? null, on_behalf_of: p.on_behalf_of ?? null, payment_method_types: Object.values(p.payment_method_types ?? {}), status: 'requires_payment_method', livemode: false } }
+  }
+  if (m === 'GET /v1/customers') {
+    return { body: list('/v1/customers', []) }
+  }
+  if (m === 'POST /v1/customers') {
+    return { body: { id: id('cus'), object: 'customer', email: p.email ?? null, name: p.name ?? null, description: p.description ?? null, metadata: p.metadata ?? {}, livemode: false, created: now() } }
+  }
+  if ((match = m.match(/^POST \/v1\/payment_methods\/([^/]+)\/attach$/)) !== null) {
+    if (match[1]!.includes('missing')) return noSuch('PaymentMethod', match[1]!)
+    const expand = Object.values((p.expand ?? {}) as Record<string, string>)
+    const customer = expand.includes('customer') ? { id: p.customer, object: 'customer', email: 'example@test.com' } : p.customer
+    return { body: { id: match[1], object: 'payment_method', type: 'card_present', customer, livemode: false } }
+  }
+  if (m === 'GET /v1/terminal/locations') {
+    return { body: list('/v1/terminal/locations', [
+      { id: 'tml_1', object: 'terminal.location', display_name: 'HQ', address: { line1: '1 Main St', city: 'SF', country: 'US', postal_code: '94110', state: 'CA', line2: null }, livemode: false, metadata: {} },
+      { id: 'tml_2', object: 'terminal.location', display_name: 'Store', address: { line1: '2 Main St', city: 'SF', country: 'US', postal_code: '94110', state: 'CA', line2: null }, livemode: false, metadata: {} }
+    ]) }
+  }
+  if (m === 'POST /v1/terminal/locations') {
+    if (p.display_name === undefined) return missing('display_name')
+    if (p.address === undefined) return missing('address')
+    return { body: { id: id('tml'), object: 'terminal.location', display_name: p.display_name, address: p.address, livemode: false, metadata: {} } }
+  }
+  if (m === 'POST /v1/terminal/readers') {
+    if (p.registration_code === undefined) return missing('registration_code')
+    return { body: { ...reader(id('tmr')), label: p.label ?? null, location: p.location ?? null } }
+  }
+  if (m === 'GET /v1/terminal/readers') {
+    const readers = [reader('tmr_1'), { ...reader('tmr_2'), status: 'offline', location: 'tml_2' }]
+    return { body: list('/v1/terminal/readers', readers.filter(r => (q.location === undefined || r.location === q.location) && (q.status === undefined || r.status === q.status))) }
+  }
+  if ((match = m.match(/^POST \/v1\/(test_helpers\/)?terminal\/readers\/([^/]+)\/(\w+)$/)) !== null) {
+    const [, helper, rid, action] = match
+    if (rid!.includes('missing')) return noSuch('terminal.reader', rid!)
+    if (helper !== undefined) return { body: reader(rid!, { type: 'process_payment_intent', status: 'succeeded', failure_code: null, failure_message: null }) }
+    const types: Record<string, string> = { process_payment_intent: 'process_payment_intent', process_setup_intent: 'process_setup_intent', refund_payment: 'refund_payment' }
+    if (action === 'cancel_action') return { body: reader(rid!) }
+    if (types[action!] === undefined) return stripeError(404, 'invalid_request_error', `Unrecognized request URL (POST: ${call.path}).`)
+    return { body: reader(rid!, { type: types[action!], status: 'in_progress', failure_code: null, failure_message: null, [action!]: p }) }
+  }
+  if (m === 'POST /v1/refunds') {
+    if (p.payment_intent === undefined && p.charge === undefined) return missing('charge')
+    return { body: { id: id('re'), object: 'refund', amount: Number(p.amount ?? 1000), charge: p.charge ?? 'ch_1', payment_intent: p.payment_intent ?? null, status: 'succeeded', currency: 'usd' } }
+  }
+  if (m === 'GET /v1/account') {
+    return { body: { id: call.stripeAccount ?? 'acct_platform', object: 'account', business_profile: { name: 'Fake Shop' }, charges_enabled: true, country: 'US', default_currency: 'usd' } }
+  }
+  if ((match = m.match(/^GET \/v1\/(charges|customers|payment_intents|refunds|balance_transactions|events|terminal\/readers|terminal\/locations)$/)) !== null) {
+    return { body: list(call.path, []) }
+  }
+  if (m === 'GET /v1/balance') {
+    return { body: { object: 'balance', available: [{ amount: 0, currency: 'usd' }], pending: [], livemode: false } }
+  }
+  if ((match = m.match(/^GET \/v1\/(charges|customers|payment_intents|refunds)\/([^/]+)$/)) !== null) {
+    return { body: { id: match[2], object: match[1]!.replace(/s$/, '') } }
+  }
+  return stripeError(404, 'invalid_request_error', `Unrecognized request URL (${call.method}: ${call.path}).`)
+}
+
+export class FakeStripe {
+  readonly calls: Call[] = []
+  readonly specViolations: string[] = []
+  private readonly overrides: Override[] = []
+  private readonly sockets = new Set<Socket>()
+  private readonly server = http.createServer((req, res) => { this.handle(req, res) })
+  url = ''
+
+  async start (): Promise<this> {
+    this.server.on('connection', s => { this.sockets.add(s); s.on('close', () => this.sockets.delete(s)) })
+    await new Promise<void>(resolve => this.server.listen(0, '127.0.0.1', resolve))
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
+    return this
+  }
+
+  async stop (): Promise<void> {
+    for (const s of this.sockets) s.destroy()
+    await new Promise<void>(resolve => this.server.close(() => resolve()))
+  }
+
+  /** Answers the next `times` calls matching method and path with `reply`. */
+  on (method: string, path: string | RegExp, reply: Override['reply'], times = 1): this {
+    const re = typeof path === 'string' ? new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) : path
+    this.overrides.push({ method, path: re, reply, times })
+    return this
+  }
+
+  /** The calls to one method and path (exact, or a regular expression). */
+  callsTo (method: string, path: string | RegExp): Call[] {
+    return this.calls.filter(c => c.method === method && (typeof path === 'string' ? c.path === path : path.test(c.path)))
+  }
+
+  reset (): void {
+    this.calls.length = 0
+    this.overrides.length = 0
+    this.specViolations.length = 0
+  }
+
+  private handle (req: http.IncomingMessage, res: http.ServerResponse): void {
+    const chunks: Buffer[] = []
+    req.on('data', c => chunks.push(c as Buffer))
+    req.on('end', () => {
+      const rawBody = Buffer.concat(chunks).toString('utf8')
+      const url = new URL(req.url ?? '/', 'http://x')
+      const header = (name: string): string | undefined => {
+        const v = req.headers[name]
+        return typeof v === 'string' ? v : undefined
+      }
+      const call: Call = {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        query: qs.parse(url.search.slice(1), { depth: 10, arrayLimit: 1000 }) as Record<string, unknown>,
+        params: qs.parse(rawBody, { depth: 10, arrayLimit: 1000 }) as Record<string, unknown>,
+        rawBody,
+        headers: req.headers,
+        stripeAccount: header('stripe-account'),
+        idempotencyKey: header('idempotency-key'),
+        stripeVersion: header('stripe-version'),
+        authorization: header('authorization')
+      }
+      this.calls.push(call)
+      this.specViolations.push(...specProblems(call.method, call.path, call.method === 'GET' ? call.query : call.params))
+      const override = this.overrides.find(o => o.method === call.method && o.path.test(call.path) && o.times > 0)
+      let reply: Reply
+      if (override !== undefined) {
+        override.times--
+        reply = typeof override.reply === 'function' ? override.reply(call) : override.reply
+      } else if (!/^Bearer (sk|rk)_(test|live)_\S+$/.test(call.authorization ?? '')) {
+        reply = stripeError(401, 'invalid_request_error', `Invalid API Key provided: ${(call.authorization ?? '').slice(7, 15)}***`)
+      } else {
+        reply = route(call)
+      }
+      this.send(res, reply)
+    })
+  }
+
+  private send (res: http.ServerResponse, reply: Reply): void {
+    if (reply.hang === true) return
+    if (reply.reset === true) {
+      res.socket?.destroy()
+      return
+    }
+    const write = (): void => {
+      if (res.destroyed) return
+      const body = reply.raw ?? JSON.stringify(reply.body ?? {})
+      res.writeHead(reply.status ?? 200, {
+        'content-type': 'application/json',
+        'request-id': `req_${randomBytes(7).toString('hex')}`,
+        ...reply.headers
+      })
+      res.end(body)
+    }
+    if ((reply.delayMs ?? 0) > 0) setTimeout(write, reply.delayMs)
+    else write()
+  }
+}
