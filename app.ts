@@ -50,6 +50,12 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(rateLimit)
   await fastify.register(swagger)
 
+  // While closing, answer in-flight requests with `Connection: close` so their keep-alive sockets
+  // do not hold the shutdown open until the keep-alive timeout.
+  let closing = false
+  fastify.addHook('preClose', async () => { closing = true })
+  fastify.addHook('onSend', async (_request, reply) => { if (closing) reply.header('connection', 'close') })
+
   // Route areas: each owns its CORS policy, body parsers and auth.
   await fastify.register(health)
   await fastify.register(terminal)

@@ -67,3 +67,30 @@ export function signRotated (payload: string, secrets: string[], timestamp = Mat
 }
 
 export const form = (params: Record<string, string>): string => new URLSearchParams(params).toString()
+
+/**
+ * A Postgres URL whose tables live in a fresh schema of their own (dropped at the end), so test
+ * files can run side by side on one database. Undefined when TEST_DATABASE_URL is unset.
+ */
+export async function pgUrl (t: Test): Promise<string | undefined> {
+  if (TEST_DATABASE_URL === undefined) return undefined
+  const { default: pg } = await import('pg')
+  const schema = `t_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
+  const client = new pg.Client({ connectionString: TEST_DATABASE_URL })
+  await client.connect()
+  await client.query(`create schema ${schema}`)
+  await client.end()
+  t.teardown(async () => {
+    const c = new pg.Client({ connectionString: TEST_DATABASE_URL })
+    await c.connect()
+    await c.query(`drop schema ${schema} cascade`)
+    await c.end()
+  })
+  const url = new URL(TEST_DATABASE_URL)
+  url.searchParams.set('options', `-c search_path=${schema}`)
+  return url.toString()
+}
+
+/** Says plainly why a test that needs a service did not run. */
+export const needs = (what: string, value: string | undefined): { skip: string | false } =>
+  ({ skip: value === undefined ? `${what} is not set: set it to run this test (.ci/run does)` : false })

@@ -1,0 +1,58 @@
+import t from 'tap'
+import { build } from '../helper.js'
+
+t.test('strict allowlist: an allowed origin is echoed with Vary, another gets no header', async t => {
+  const { app } = await build(t, { env: { ALLOWED_ORIGINS: 'https://pos.example.com' } })
+  const allowed = await app.inject({ method: 'POST', url: '/connection_token', headers: { origin: 'https://pos.example.com' } })
+  t.equal(allowed.headers['access-control-allow-origin'], 'https://pos.example.com')
+  t.match(allowed.headers.vary, /Origin/)
+  const other = await app.inject({ method: 'POST', url: '/connection_token', headers: { origin: 'https://evil.example' } })
+  t.equal(other.headers['access-control-allow-origin'], undefined)
+
+  const preflight = await app.inject({
+    method: 'OPTIONS',
+    url: '/create_payment_intent',
+    headers: { origin: 'https://pos.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-api-key,content-type' }
+  })
+  t.equal(preflight.statusCode, 200)
+  t.equal(preflight.headers['access-control-allow-origin'], 'https://pos.example.com')
+  t.match(String(preflight.headers['access-control-allow-headers']), /X-API-Key/)
+  t.equal(preflight.headers['access-control-allow-credentials'], undefined, 'no credentials')
+  const denied = await app.inject({
+    method: 'OPTIONS',
+    url: '/create_payment_intent',
+    headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' }
+  })
+  t.equal(denied.headers['access-control-allow-origin'], undefined)
+})
+
+t.test('development default is *', async t => {
+  const { app } = await build(t)
+  const res = await app.inject({ method: 'POST', url: '/connection_token', headers: { origin: 'http://localhost:3000' } })
+  t.equal(res.headers['access-control-allow-origin'], '*')
+})
+
+t.test('helmet everywhere; HSTS only in production', async t => {
+  const dev = await build(t)
+  const res = await dev.app.inject({ method: 'GET', url: '/health' })
+  t.equal(res.headers['x-content-type-options'], 'nosniff')
+  t.equal(res.headers['strict-transport-security'], undefined)
+  t.notMatch(String(res.headers['content-security-policy']), /upgrade-insecure-requests/, 'Swagger UI works over plain HTTP')
+
+  const prod = await build(t, {
+    env: { ENVIRONMENT: 'production', STRIPE_SECRET_KEY: 'sk_live_x', STRIPE_TEST_SECRET_KEY: undefined, API_KEY: 'k'.repeat(32), ALLOWED_ORIGINS: 'https://pos.example.com' }
+  })
+  const p = await prod.app.inject({ method: 'GET', url: '/health' })
+  t.match(p.headers['strict-transport-security'], /max-age=31536000/)
+  t.equal((await prod.app.inject({ method: 'GET', url: '/docs' })).statusCode, 404, 'docs off in production by default')
+})
+
+t.test('Swagger UI and the OpenAPI document in development', async t => {
+  const { app } = await build(t)
+  const ui = await app.inject({ method: 'GET', url: '/docs/' })
+  t.equal(ui.statusCode, 200)
+  const doc = await app.inject({ method: 'GET', url: '/docs/json' })
+  const spec = doc.json()
+  t.ok(spec.paths['/create_payment_intent'].post, 'Terminal routes are documented')
+  t.ok(spec.paths['/connection_token'].post.requestBody, 'with their parameters')
+})

@@ -1,0 +1,91 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import t from 'tap'
+import { build } from '../helper.js'
+import { FakeStripe } from '../support/fake-stripe.js'
+
+const SECRETS = {
+  authorization: 'Bearer sk_live_authsecret111',
+  'x-api-key': 'apikeysecret222222222222222222222',
+  'stripe-signature': 't=1,v1=sigsecret333',
+  cookie: 'session=cookiesecret444'
+}
+
+t.test('log lines of a request carrying every secret header contain none of the secrets', async t => {
+  const { app, rawLogs } = await build(t, { env: { LOG_LEVEL: 'trace', API_KEY: SECRETS['x-api-key'] } })
+  await app.inject({ method: 'POST', url: '/connection_token?token=sk_test_querysecret555', headers: SECRETS, payload: 'x=whsec_bodysecret666&y=absec_bodysecret777', })
+  await app.inject({ method: 'POST', url: '/connection_token', headers: { ...SECRETS, 'x-api-key': 'rk_live_wrongkey888' } })
+  const all = rawLogs.join('')
+  t.ok(rawLogs.length > 2, 'requests were logged')
+  for (const secret of ['authsecret111', 'apikeysecret222', 'sigsecret333', 'cookiesecret444', 'querysecret555', 'bodysecret666', 'bodysecret777', 'wrongkey888']) {
+    t.notOk(all.includes(secret), `${secret} is not logged`)
+  }
+  t.ok(rawLogs.every(l => { try { return typeof JSON.parse(l).reqId === 'string' || true } catch { return false } }), 'JSON lines')
+  t.ok(rawLogs.some(l => /"reqId"/.test(l)), 'with a request id')
+})
+
+t.test('errors: JSON, no stack trace; unknown routes 404', async t => {
+  const { app } = await build(t)
+  const res = await app.inject({ method: 'GET', url: '/no/such/route' })
+  t.equal(res.statusCode, 404)
+  t.equal(res.json().error.type, 'invalid_request_error')
+  const wrongMethod = await app.inject({ method: 'GET', url: '/connection_token' })
+  t.equal(wrongMethod.statusCode, 404, 'a wrong method on a known path is a 404, as in the original')
+  const landing = await app.inject({ method: 'GET', url: '/' })
+  t.match(landing.body, /successfully deployed the Stripe Terminal example backend/)
+  t.match(landing.headers['content-type'], /text\/html/)
+  t.notMatch(landing.body, /sk_/)
+  t.equal((await app.inject({ method: 'HEAD', url: '/' })).statusCode, 200)
+})
+
+async function freePort (): Promise<number> {
+  const s = createServer().listen(0, '127.0.0.1')
+  await once(s, 'listening')
+  const port = (s.address() as { port: number }).port
+  s.close()
+  return port
+}
+
+t.test('server.ts: SIGTERM lets a slow in-flight request finish with 200, then exits 0; the HEALTHCHECK passes', async t => {
+  const fake = await new FakeStripe().start()
+  t.teardown(() => fake.stop())
+  fake.on('POST', '/v1/terminal/connection_tokens', { delayMs: 1500, body: { object: 'terminal.connection_token', secret: 'pst_test_slow' } })
+  const port = await freePort()
+  const env = { ...process.env, PORT: String(port), HOST: '127.0.0.1', STRIPE_TEST_SECRET_KEY: 'sk_test_1', STRIPE_API_BASE: fake.url, DATABASE_URL: 'sqlite::memory:', LOG_LEVEL: 'info' }
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout.on('data', d => { out += String(d) })
+  child.stderr.on('data', d => { out += String(d) })
+  const exited = once(child, 'exit')
+  for (let i = 0; i < 100 && !out.includes('Server listening'); i++) await new Promise(resolve => setTimeout(resolve, 100))
+  t.match(out, /Server listening/, 'the server started')
+
+  const health = spawn(process.execPath, ['healthcheck.mjs'], { env: { ...process.env, PORT: String(port) } })
+  t.same(await once(health, 'exit'), [0, null], 'the container HEALTHCHECK command passes')
+
+  const inflight = fetch(`http://127.0.0.1:${port}/connection_token`, { method: 'POST' })
+  await new Promise(resolve => setTimeout(resolve, 300))
+  child.kill('SIGTERM')
+  const res = await inflight
+  t.equal(res.status, 200, 'the in-flight request finished')
+  t.same(await res.json(), { secret: 'pst_test_slow' })
+  const [code] = await exited
+  t.equal(code, 0, 'exit 0')
+  const after = spawn(process.execPath, ['healthcheck.mjs'], { env: { ...process.env, PORT: String(port) } })
+  t.same(await once(after, 'exit'), [1, null], 'the HEALTHCHECK fails once the server is gone')
+})
+
+t.test('server.ts: a production boot that fails the checklist exits 1 before listening', async t => {
+  const env: NodeJS.ProcessEnv = { ...process.env, ENVIRONMENT: 'production', PORT: String(await freePort()), DATABASE_URL: 'sqlite::memory:', API_KEY: 'short-secret-value' }
+  delete env.STRIPE_SECRET_KEY
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout.on('data', d => { out += String(d) })
+  child.stderr.on('data', d => { out += String(d) })
+  const [code] = await once(child, 'exit')
+  t.equal(code, 1)
+  t.match(out, /API_KEY: every key must be at least 32 characters/)
+  t.notMatch(out, /short-secret-value/, 'no secret printed')
+  t.notMatch(out, /Server listening/)
+})
