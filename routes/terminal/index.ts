@@ -6,6 +6,7 @@ import { HttpError, NoStripeKeyError, mapStripeError } from '../../lib/errors.js
 import { parseNestedQuery, present, type RackParams, type RackValue } from '../../lib/rack-query.js'
 import { keyProblem, validationText } from '../../lib/terminal.js'
 import * as S from '../../schemas/terminal.js'
+import { ErrorBody } from '../../schemas/common.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -298,6 +299,19 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
       ? { type: 'card_present', card_present: { number: b.card_number } }
       : {}
     return await stripe().testHelpers.terminal.readers.presentPaymentMethod(b.reader_id as string, params)
+  })
+
+  fastify.get('/reader_action', {
+    schema: { tags, security, summary: 'The last action outcome of a reader, from Stripe\'s terminal.reader.action_* webhooks', querystring: S.ReaderActionQuery, response: { 200: S.ReaderAction, 404: ErrorBody } }
+  }, async (request, reply) => {
+    const readerId = request.query.reader_id
+    const row = await fastify.store.db.selectFrom('reader_actions').selectAll()
+      .where('reader_id', '=', readerId).where('livemode', '=', fastify.stripe.mode === 'live' ? 1 : 0).executeTakeFirst()
+    if (row === undefined) {
+      return await reply.code(404).send({ error: { type: 'invalid_request_error', message: `No action recorded for reader ${readerId}.`, code: 'resource_missing' } })
+    }
+    const { type, status, failure_code, failure_message, payment_intent, updated_at } = row
+    return { reader_id: readerId, action: { type, status, failure_code, failure_message, payment_intent, updated_at } }
   })
 
   fastify.post('/refund_payment', {

@@ -1,0 +1,39 @@
+import fp from 'fastify-plugin'
+import type Stripe from 'stripe'
+import { defaultHandlers, type WebhookHandler } from '../../lib/webhook-handlers.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    webhookEvents: {
+      /** Handles `type` with `handler`, inside the event's exactly-once transaction (replaces a default). */
+      on: (type: string, handler: WebhookHandler) => void
+      /** Records the event id and runs its handler in one transaction; 'duplicate' when seen before. */
+      process: (event: Stripe.Event) => Promise<'handled' | 'duplicate'>
+    }
+  }
+}
+
+/** Exactly-once event handling: the dedupe record and the handler's writes commit together. */
+export default fp(async function webhookEvents (fastify) {
+  const handlers = new Map<string, WebhookHandler>(Object.entries(defaultHandlers))
+  fastify.decorate('webhookEvents', {
+    on (type, handler) { handlers.set(type, handler) },
+    async process (event) {
+      return await fastify.store.db.transaction().execute(async trx => {
+        // On Postgres a concurrent insert of the same id waits for the first transaction: if that
+        // commits, this one does nothing (duplicate); if it rolls back, this one handles the event.
+        const inserted = await trx.insertInto('webhook_events').values({
+          id: event.id,
+          type: event.type,
+          account: typeof event.account === 'string' ? event.account : null,
+          livemode: event.livemode ? 1 : 0,
+          created: event.created,
+          received_at: new Date().toISOString()
+        }).onConflict(oc => oc.column('id').doNothing()).executeTakeFirst()
+        if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) return 'duplicate' as const
+        await handlers.get(event.type)?.(trx, event)
+        return 'handled' as const
+      })
+    }
+  })
+}, { name: 'webhook-events', dependencies: ['store'], fastify: '5.x' })

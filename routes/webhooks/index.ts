@@ -1,0 +1,66 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import Stripe from 'stripe'
+import { useRawBody } from '../../plugins/app/raw-body.js'
+import { signatureHeader } from '../../lib/signature.js'
+
+const TOLERANCE_SECONDS = 300
+
+/**
+ * Stripe webhooks at /webhooks and /webhook: raw body verified against every configured
+ * STRIPE_WEBHOOK_SECRET (account endpoint, Connect endpoint, `stripe listen`), each event handled
+ * exactly once. No CORS, no API key, no rate limit, hidden from the public docs.
+ */
+const webhooks: FastifyPluginAsync = async (fastify) => {
+  useRawBody(fastify, 1024 * 1024)
+  const secrets = fastify.config.webhookSecrets
+  const fail = (reply: FastifyReply, status: number, message: string): FastifyReply =>
+    reply.code(status).send({ error: { type: status === 503 ? 'api_error' : 'invalid_request_error', message } })
+
+  const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    if (secrets.length === 0) return fail(reply, 503, 'Webhooks are not configured: set STRIPE_WEBHOOK_SECRET.')
+    const header = signatureHeader(request.headers['stripe-signature'])
+    if (header === undefined) return fail(reply, 400, 'Missing Stripe-Signature header: send exactly one.')
+    const payload = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
+    let event: Stripe.Event | undefined
+    let reason = 'no secret matched'
+    for (const secret of secrets) {
+      try {
+        event = Stripe.webhooks.constructEvent(payload, header, secret, TOLERANCE_SECONDS)
+        break
+      } catch (err) {
+        // verified, but not JSON: no other secret will make it an event
+        if (err instanceof SyntaxError) return fail(reply, 400, 'The signed payload is not a Stripe event.')
+        reason = (err as Error).message.split('\n')[0]!
+      }
+    }
+    if (event === undefined) {
+      request.log.warn({ reason }, 'webhook signature verification failed')
+      return fail(reply, 400, `Webhook signature verification failed: ${reason}`)
+    }
+    if (typeof event.id !== 'string' || typeof event.type !== 'string' || typeof event.created !== 'number' || typeof event.data?.object !== 'object') {
+      return fail(reply, 400, 'The signed payload is not a Stripe event.')
+    }
+    const outcome = await fastify.webhookEvents.process(event)
+    request.log.info({ event: event.id, type: event.type, livemode: event.livemode, outcome }, 'webhook event')
+    return reply.send(outcome === 'duplicate' ? { received: true, duplicate: true } : { received: true })
+  }
+
+  // not rate limited: this scope adds no limiter (the plugin is registered with global: false)
+  const options = { schema: { hide: true }, logLevel: 'info' as const }
+  fastify.post('/webhooks', options, handler)
+  fastify.post('/webhook', options, handler)
+  // A preflight gets no CORS header at all: these routes are for Stripe's servers, not browsers.
+  const noCors = async (_request: FastifyRequest, reply: FastifyReply) => reply.code(405).header('allow', 'POST').send({ error: { type: 'invalid_request_error', message: 'Webhooks accept POST from Stripe only.' } })
+  fastify.options('/webhooks', options, noCors)
+  fastify.options('/webhook', options, noCors)
+
+  fastify.setErrorHandler(function webhookErrors (error: Error, request, reply) {
+    const status = (error as { statusCode?: number }).statusCode ?? 500
+    if (status < 500) return fail(reply, status, error.message)
+    // The transaction rolled back: nothing of this event was kept, so Stripe's redelivery is handled in full.
+    request.log.error({ err: error }, 'webhook handling failed')
+    return fail(reply, 500, 'Webhook handling failed; Stripe will redeliver the event.')
+  })
+}
+
+export default webhooks
