@@ -10,12 +10,14 @@ import stripe from './plugins/app/stripe.js'
 import apiKeyAuth from './plugins/app/api-key-auth.js'
 import webhookEvents from './plugins/app/webhook-events.js'
 import scheduler from './plugins/app/scheduler.js'
+import appSignature from './plugins/app/app-signature.js'
 import helmet from './plugins/external/helmet.js'
 import rateLimit from './plugins/external/rate-limit.js'
 import swagger from './plugins/external/swagger.js'
 import health from './routes/health/index.js'
 import terminal from './routes/terminal/index.js'
 import webhooks from './routes/webhooks/index.js'
+import apps from './routes/apps/index.js'
 
 export interface AppOptions {
   /** raw variables; default: the process environment over `.env` */
@@ -50,6 +52,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(apiKeyAuth)
   await fastify.register(webhookEvents)
   await fastify.register(scheduler)
+  await fastify.register(appSignature)
 
   await fastify.register(helmet)
   await fastify.register(rateLimit)
@@ -64,6 +67,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   // Route areas: each owns its CORS policy, body parsers and auth.
   await fastify.register(health)
   await fastify.register(terminal)
+  await fastify.register(apps, { prefix: '/apps' })
   await fastify.register(webhooks)
 
   fastify.setErrorHandler(function errorHandler (error: FastifyError, request, reply) {

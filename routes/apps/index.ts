@@ -1,0 +1,112 @@
+import type { FastifyError } from 'fastify'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import cors from '@fastify/cors'
+import { HttpError, mapStripeError } from '../../lib/errors.js'
+import { useRawBody } from '../../plugins/app/raw-body.js'
+import * as S from '../../schemas/apps.js'
+import { ErrorBody } from '../../schemas/common.js'
+
+/**
+ * The Stripe Apps API: the backend of a Dashboard UI extension. Every request is signed by Stripe
+ * (`Stripe-Signature`), and every Stripe call acts on the signed account through Connect.
+ */
+const apps: FastifyPluginAsyncTypebox = async (fastify) => {
+  // UI extensions run sandboxed: their origin is `null`. `*` without credentials is the only
+  // policy that works; the signature, not the origin, authenticates.
+  await fastify.register(cors, {
+    origin: '*',
+    methods: ['POST'],
+    allowedHeaders: ['Content-Type', 'Stripe-Signature'],
+    credentials: false,
+    maxAge: 600
+  })
+  fastify.addHook('onRequest', fastify.rateLimit())
+  useRawBody(fastify, 64 * 1024)
+  fastify.addHook('preValidation', fastify.appSignature.verify)
+
+  fastify.setErrorHandler(function appsErrors (error: FastifyError, request, reply) {
+    const send = (status: number, type: string, message: string, code: string | null) =>
+      reply.code(status).send({ error: { type, message, code } })
+    if (error.validation !== undefined) {
+      const e = error.validation[0]
+      const name = e?.instancePath.replace(/^\//, '').replace(/\//g, '.') || String((e?.params as { missingProperty?: string })?.missingProperty ?? 'body')
+      return send(400, 'invalid_request_error', `Invalid signed parameter '${name}': ${e?.message ?? 'not valid'}`, 'parameter_invalid')
+    }
+    if (error instanceof HttpError) return send(error.statusCode, error.type, error.message, error.code)
+    const mapped = mapStripeError(error)
+    if (mapped !== undefined) return send(mapped.status, mapped.type, mapped.message, mapped.code)
+    const status = error.statusCode ?? 500
+    if (status === 429) return reply.code(429).send(error)
+    if (status < 500) return send(status, 'invalid_request_error', error.message, error.code ?? null)
+    request.log.error({ err: error }, 'unhandled error')
+    return send(500, 'api_error', 'Internal server error.', null)
+  })
+
+  const tags = ['apps']
+  const security = [{ stripeSignature: [] }]
+  const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody }
+  const user = (request: { appUser: unknown }) => request.appUser as NonNullable<import('../../plugins/app/app-signature.js').AppUser>
+  const stripe = () => fastify.stripe.client()
+
+  fastify.post('/session', {
+    schema: { tags, security, summary: 'Who signed this request, and the app\'s installation on their account', body: S.SessionBody, response: { 200: S.Session, ...errors } }
+  }, async (request) => {
+    const { userId, accountId, roles } = user(request)
+    const rows = await fastify.store.db.selectFrom('installations').selectAll().where('account', '=', accountId).execute()
+    const mine = rows.find(r => r.livemode === (fastify.stripe.mode === 'live' ? 1 : 0)) ?? rows[0]
+    return {
+      user_id: userId,
+      account_id: accountId,
+      roles,
+      installation: mine === undefined ? null : { status: mine.status, livemode: mine.livemode === 1, installed_at: mine.installed_at, uninstalled_at: mine.uninstalled_at }
+    }
+  })
+
+  fastify.post('/account', {
+    schema: { tags, security, summary: 'The signed account (GET /v1/account with Stripe-Account)', body: S.SessionBody, response: { 200: S.StripeObject, ...errors } }
+  }, async (request) => {
+    return await stripe().accounts.retrieveCurrent(undefined, { stripeAccount: user(request).accountId })
+  })
+
+  fastify.post('/customers/create', {
+    schema: { tags, security, summary: 'Create a Customer on the signed account', body: S.CustomerCreateBody, response: { 200: S.StripeObject, ...errors } }
+  }, async (request) => {
+    const { accountId, nonce } = user(request)
+    const { email, name, description, metadata } = request.body
+    const params = { ...(email === undefined ? {} : { email }), ...(name === undefined ? {} : { name }), ...(description === undefined ? {} : { description }), ...(metadata === undefined ? {} : { metadata }) }
+    // A nonce makes the request single-use here and the Stripe call idempotent across retries.
+    return await stripe().customers.create(params, { stripeAccount: accountId, ...(nonce === undefined ? {} : { idempotencyKey: `apps-customer-${accountId}-${nonce}` }) })
+  })
+
+  fastify.post('/customers/list', {
+    schema: { tags, security, summary: 'List Customers of the signed account', body: S.CustomerListBody, response: { 200: S.CustomerList, ...errors } }
+  }, async (request) => {
+    const { limit, starting_after: startingAfter } = request.body
+    const page = await stripe().customers.list({ limit: limit ?? 10, ...(startingAfter === undefined ? {} : { starting_after: startingAfter }) }, { stripeAccount: user(request).accountId })
+    return { data: page.data, has_more: page.has_more }
+  })
+
+  fastify.post('/settings/get', {
+    schema: { tags, security, summary: 'The app\'s settings for the signed account', body: S.SessionBody, response: { 200: S.Settings, ...errors } }
+  }, async (request) => {
+    const row = await fastify.store.db.selectFrom('app_settings').select('settings').where('account', '=', user(request).accountId).executeTakeFirst()
+    return { settings: row === undefined ? null : JSON.parse(row.settings) as Record<string, unknown> }
+  })
+
+  fastify.post('/settings/put', {
+    config: { roles: ['admin', 'super_admin', 'developer'] },
+    schema: { tags, security, summary: 'Replace the app\'s settings for the signed account (admin or developer)', body: S.SettingsPutBody, response: { 200: S.Settings, ...errors, 413: ErrorBody } }
+  }, async (request) => {
+    const { accountId } = user(request)
+    const json = JSON.stringify(request.body.settings)
+    if (Buffer.byteLength(json) > S.SETTINGS_MAX_BYTES) {
+      throw new HttpError(413, `settings is ${Buffer.byteLength(json)} bytes serialized; the limit is ${S.SETTINGS_MAX_BYTES}.`, 'invalid_request_error', 'settings_too_large')
+    }
+    const updatedAt = new Date().toISOString()
+    await fastify.store.db.insertInto('app_settings').values({ account: accountId, settings: json, updated_at: updatedAt })
+      .onConflict(oc => oc.column('account').doUpdateSet({ settings: json, updated_at: updatedAt })).execute()
+    return { settings: request.body.settings }
+  })
+}
+
+export default apps

@@ -1,0 +1,51 @@
+import { Type, type Static } from '@sinclair/typebox'
+
+/**
+ * The signed JSON body of every /apps request: what `fetchStripeSignature(payload)` signed,
+ * `{...payload, user_id, account_id}`. Parameters are read from it and nowhere else.
+ */
+const Signed = {
+  user_id: Type.String({ pattern: '^usr_', description: 'added by the UI extension from userContext' }),
+  account_id: Type.String({ pattern: '^acct_', description: 'added by the UI extension from userContext' }),
+  nonce: Type.Optional(Type.String({ maxLength: 200, description: 'makes the request single-use' })),
+  stripe_roles: Type.Optional(Type.Array(Type.Object({ id: Type.Optional(Type.String()), type: Type.Optional(Type.String()), name: Type.Optional(Type.String()) }), { description: 'userContext.roles, signed' }))
+}
+
+export const SessionBody = Type.Object(Signed)
+export const CustomerCreateBody = Type.Object({
+  ...Signed,
+  email: Type.Optional(Type.String({ maxLength: 512 })),
+  name: Type.Optional(Type.String({ maxLength: 256 })),
+  description: Type.Optional(Type.String({ maxLength: 350 })),
+  metadata: Type.Optional(Type.Record(Type.String({ maxLength: 40 }), Type.String({ maxLength: 500 }), { maxProperties: 50, description: 'a flat map of strings' }))
+})
+export const CustomerListBody = Type.Object({
+  ...Signed,
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })),
+  starting_after: Type.Optional(Type.String({ pattern: '^cus_', maxLength: 255 }))
+})
+export const SettingsPutBody = Type.Object({
+  ...Signed,
+  settings: Type.Object({}, { additionalProperties: true, description: 'a JSON object, at most 16 KiB serialized' })
+})
+
+export const Installation = Type.Union([Type.Null(), Type.Object({
+  status: Type.String(),
+  livemode: Type.Boolean(),
+  installed_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  uninstalled_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()])
+})])
+export const Session = Type.Object({
+  user_id: Type.String(),
+  account_id: Type.String(),
+  roles: Type.Array(Type.String()),
+  installation: Installation
+})
+export const StripeObject = Type.Object({ id: Type.String(), object: Type.String() }, { additionalProperties: true })
+export const CustomerList = Type.Object({ data: Type.Array(StripeObject), has_more: Type.Boolean() })
+export const Settings = Type.Object({ settings: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]) })
+
+export type CustomerCreate = Static<typeof CustomerCreateBody>
+export type CustomerListParams = Static<typeof CustomerListBody>
+export type SettingsPut = Static<typeof SettingsPutBody>
+export const SETTINGS_MAX_BYTES = 16 * 1024
