@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastify'
 import type { Config } from './lib/config.js'
-import { list } from './lib/config.js'
+import { list, readEnv } from './lib/config.js'
 import { HttpError, mapStripeError } from './lib/errors.js'
 import { loggerOptions } from './lib/logger.js'
 import config from './plugins/app/config.js'
@@ -11,6 +11,7 @@ import apiKeyAuth from './plugins/app/api-key-auth.js'
 import webhookEvents from './plugins/app/webhook-events.js'
 import scheduler from './plugins/app/scheduler.js'
 import appSignature from './plugins/app/app-signature.js'
+import proxyAdapters from './plugins/app/proxy-adapters.js'
 import helmet from './plugins/external/helmet.js'
 import rateLimit from './plugins/external/rate-limit.js'
 import swagger from './plugins/external/swagger.js'
@@ -18,6 +19,7 @@ import health from './routes/health/index.js'
 import terminal from './routes/terminal/index.js'
 import webhooks from './routes/webhooks/index.js'
 import apps from './routes/apps/index.js'
+import proxy from './routes/proxy/index.js'
 
 export interface AppOptions {
   /** raw variables; default: the process environment over `.env` */
@@ -44,7 +46,8 @@ export function serverOptions (cfg: Config, logStream?: NodeJS.WritableStream): 
 
 /** The whole wiring, in load order: config → shared plugins → external plugins → route areas → handlers. */
 export default async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
-  await fastify.register(config, { env: opts.env })
+  const env = opts.env ?? readEnv()
+  await fastify.register(config, { env })
 
   await fastify.register(redis)
   await fastify.register(store)
@@ -53,6 +56,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(webhookEvents)
   await fastify.register(scheduler)
   await fastify.register(appSignature)
+  await fastify.register(proxyAdapters, { env })
 
   await fastify.register(helmet)
   await fastify.register(rateLimit)
@@ -69,6 +73,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(terminal)
   await fastify.register(apps, { prefix: '/apps' })
   await fastify.register(webhooks)
+  await fastify.register(proxy, { prefix: '/v1/apis/http' })
 
   fastify.setErrorHandler(function errorHandler (error: FastifyError, request, reply) {
     const stripeError = mapStripeError(error)

@@ -46,8 +46,15 @@ export async function build (t: Test, opts: BuildOptions = {}): Promise<Built> {
     }
   })
   const server = Fastify(serverOptions(loadConfig(env), sink))
-  await server.register(fp(app), { env })
-  await server.ready()
+  try {
+    await server.register(fp(app), { env })
+    await server.ready()
+  } catch (err) {
+    // a refused boot: release what was started, then let the test see the error
+    await server.close().catch(() => {})
+    if (opts.fake === undefined) await fake.stop()
+    throw err
+  }
   t.teardown(async () => {
     await server.close()
     if (opts.fake === undefined) await fake.stop()

@@ -1,0 +1,98 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import cors from '@fastify/cors'
+import { Agent, request as upstream, errors } from 'undici'
+import { allowed, safeUpstreamPath } from '../../lib/proxy-config.js'
+
+/** Request headers a caller may send upstream; everything else (Authorization, Cookie, X-API-Key, Host, hop-by-hop) stays here. */
+const FORWARDED = ['idempotency-key', 'stripe-version', 'content-type', 'accept']
+/** Response headers never passed back. */
+const DROPPED = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'set-cookie', 'content-length'])
+
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT'])
+
+/**
+ * The Stripe API proxy, Atlas-compatible: `/v1/apis/http/{adapter}/<upstream path>` forwards to
+ * the adapter's base URL with the adapter's credentials, for callers with an API key, within the
+ * adapter's method/path allowlist. Responses stream back.
+ */
+const proxy: FastifyPluginAsync = async (fastify) => {
+  await fastify.register(cors, {
+    origin: fastify.config.allowedOrigins,
+    methods: ['GET', 'POST', 'DELETE'],
+    allowedHeaders: ['Authorization', 'X-API-Key', 'Content-Type', 'Idempotency-Key', 'Stripe-Version', 'Stripe-Account'],
+    exposedHeaders: ['Request-Id'],
+    maxAge: 600
+  })
+  fastify.addHook('onRequest', fastify.rateLimit())
+  // the proxy spends the adapters' keys: an API key is required in every mode
+  fastify.addHook('onRequest', fastify.apiKeys.requireConfigured)
+  fastify.removeAllContentTypeParsers()
+  fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => { done(null, body) })
+
+  // TLS verified (undici's default); no retries; keep-alive to each upstream.
+  const agent = new Agent({ keepAliveTimeout: 10_000, connect: { timeout: 5_000 } })
+  fastify.addHook('onClose', async () => { await agent.close() })
+
+  const refuse = (reply: FastifyReply, status: number, message: string, type = 'invalid_request_error'): FastifyReply =>
+    reply.code(status).send({ error: { type, message } })
+
+  const handler = async (request: FastifyRequest<{ Params: { adapter: string } }>, reply: FastifyReply): Promise<FastifyReply> => {
+    const adapter = fastify.proxyAdapters.get(request.params.adapter)
+    if (adapter === undefined) return refuse(reply, 404, `Unknown adapter: ${request.params.adapter.slice(0, 64)}`)
+    const raw = request.raw.url ?? ''
+    const q = raw.indexOf('?')
+    const rawPath = q === -1 ? raw : raw.slice(0, q)
+    const prefix = `/v1/apis/http/${encodeURIComponent(adapter.name)}`
+    const path = rawPath.startsWith(prefix) ? safeUpstreamPath(rawPath.slice(prefix.length)) : undefined
+    if (path === undefined) return refuse(reply, 400, 'Invalid upstream path: no "..", ".", empty segments or encoded dots and slashes.')
+    const rule = allowed(adapter, request.method, path)
+    if (rule === undefined) return refuse(reply, 403, `${request.method} ${path} is not allowed for adapter ${adapter.name}.`)
+
+    const headers: Record<string, string> = {}
+    for (const h of FORWARDED) {
+      const v = request.headers[h]
+      if (typeof v === 'string') headers[h] = v
+    }
+    const account = request.headers['stripe-account']
+    if (typeof account === 'string') {
+      if (!adapter.allowStripeAccount) return refuse(reply, 403, `Stripe-Account is not allowed for adapter ${adapter.name}.`)
+      headers['stripe-account'] = account
+    }
+    Object.assign(headers, adapter.headers)
+
+    const base = adapter.baseUrl.pathname.replace(/\/$/, '')
+    const url = new URL(adapter.baseUrl.origin + base + path + (q === -1 ? '' : raw.slice(q)))
+    const body = Buffer.isBuffer(request.body) && request.body.length > 0 && request.method !== 'GET' && request.method !== 'HEAD' ? request.body : undefined
+    const started = Date.now()
+    const log = { adapter: adapter.name, method: request.method, path: rule.template }
+    try {
+      const res = await upstream(url, {
+        method: request.method as 'GET',
+        headers,
+        body,
+        dispatcher: agent,
+        headersTimeout: adapter.timeoutMs,
+        bodyTimeout: adapter.timeoutMs
+      })
+      const out: Record<string, string | string[]> = {}
+      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && !DROPPED.has(k)) out[k] = v
+      request.log.info({ ...log, status: res.statusCode, ms: Date.now() - started, request_id: res.headers['request-id'] }, 'proxied')
+      return reply.code(res.statusCode).headers(out).send(res.body)
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? ''
+      const timeout = TIMEOUT_CODES.has(code) || err instanceof errors.HeadersTimeoutError
+      request.log.warn({ ...log, status: timeout ? 504 : 502, ms: Date.now() - started, code }, 'proxy upstream failed')
+      return refuse(reply, timeout ? 504 : 502, timeout ? `Upstream ${adapter.name} timed out after ${adapter.timeoutMs} ms.` : `Upstream ${adapter.name} is unreachable.`, 'api_error')
+    }
+  }
+
+  fastify.route({
+    method: ['GET', 'POST', 'DELETE', 'PUT', 'PATCH', 'HEAD'],
+    url: '/:adapter/*',
+    schema: { hide: true },
+    exposeHeadRoute: false,
+    handler
+  })
+}
+
+export default proxy
