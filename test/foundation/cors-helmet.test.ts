@@ -37,7 +37,7 @@ t.test('helmet everywhere; HSTS only in production', async t => {
   const res = await dev.app.inject({ method: 'GET', url: '/health' })
   t.equal(res.headers['x-content-type-options'], 'nosniff')
   t.equal(res.headers['strict-transport-security'], undefined)
-  t.notMatch(String(res.headers['content-security-policy']), /upgrade-insecure-requests/, 'Swagger UI works over plain HTTP')
+  t.equal(res.headers['content-security-policy'], "default-src 'none';frame-ancestors 'none'", 'the API serves no pages')
 
   const prod = await build(t, {
     env: { ENVIRONMENT: 'production', STRIPE_SECRET_KEY: 'sk_live_x', STRIPE_TEST_SECRET_KEY: undefined, API_KEY: 'k'.repeat(32), ALLOWED_ORIGINS: 'https://pos.example.com' }
@@ -51,6 +51,10 @@ t.test('Swagger UI and the OpenAPI document in development', async t => {
   const { app } = await build(t)
   const ui = await app.inject({ method: 'GET', url: '/docs/' })
   t.equal(ui.statusCode, 200)
+  t.match(ui.headers['content-security-policy'], /script-src 'self'/, 'the docs page may run its own scripts')
+  t.notMatch(String(ui.headers['content-security-policy']), /upgrade-insecure-requests/, 'and works over plain HTTP')
+  const asset = await app.inject({ method: 'GET', url: '/docs/static/swagger-ui-bundle.js' })
+  t.equal(asset.statusCode, 200)
   const doc = await app.inject({ method: 'GET', url: '/docs/json' })
   const spec = doc.json()
   t.ok(spec.paths['/create_payment_intent'].post, 'Terminal routes are documented')

@@ -1,0 +1,76 @@
+/**
+ * `npm run bench`: autocannon against this service and a bare Fastify + stripe-node baseline,
+ * side by side in one run, each in its own process, both calling the same fake Stripe.
+ * Prints a Markdown table of requests/s, p99 latency and the service/bare ratio.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import autocannon from 'autocannon'
+
+const DURATION = Number(process.env.BENCH_SECONDS ?? 8)
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const KEY = 'bench-key-0123456789abcdef0123456789'
+
+async function start (role: string, env: Record<string, string> = {}): Promise<{ port: number, child: ChildProcess }> {
+  // the compiled build, as in production (no TypeScript loader, no source-mapped stacks)
+  const child = spawn(process.execPath, [new URL('./servers.js', import.meta.url).pathname, role], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = ''
+    child.stdout!.on('data', d => {
+      out += String(d)
+      const m = /READY (\d+)/.exec(out)
+      if (m) resolve(Number(m[1]))
+    })
+    child.on('exit', code => reject(new Error(`${role} exited ${code}`)))
+  })
+  return { port, child }
+}
+
+interface Scenario { name: string, method: 'GET' | 'POST', path: string, body?: string }
+const scenarios: Scenario[] = [
+  { name: 'POST /connection_token', method: 'POST', path: '/connection_token' },
+  { name: 'POST /create_payment_intent (form body)', method: 'POST', path: '/create_payment_intent', body: 'amount=1000&currency=usd&payment_method_types[]=card_present' },
+  { name: 'GET /v1/apis/http/stripe/v1/customers (proxied)', method: 'GET', path: '/v1/apis/http/stripe/v1/customers?limit=3' }
+]
+
+async function measure (port: number, s: Scenario): Promise<{ rps: number, p99: number, errors: number }> {
+  const opts = {
+    url: `http://127.0.0.1:${port}${s.path}`,
+    method: s.method,
+    connections: CONNECTIONS,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-api-key': KEY, origin: 'https://pos.example.com' },
+    ...(s.body === undefined ? {} : { body: s.body })
+  }
+  await autocannon({ ...opts, duration: 2 }) // warm-up
+  const r = await autocannon({ ...opts, duration: DURATION })
+  return { rps: r.requests.average, p99: r.latency.p99, errors: r.errors + r.non2xx }
+}
+
+const fake = await start('fake')
+const base = { STRIPE_API_BASE: `http://127.0.0.1:${fake.port}` }
+const rows: string[] = []
+try {
+  for (const s of scenarios) {
+    // Alternate the two servers for several rounds and keep the medians: on a small machine one
+    // run is at the mercy of whatever else runs.
+    const runs: Record<'bare' | 'service', Array<{ rps: number, p99: number, errors: number }>> = { bare: [], service: [] }
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const role of ['bare', 'service'] as const) {
+        const server = await start(role, base)
+        runs[role].push(await measure(server.port, s))
+        server.child.kill('SIGTERM')
+      }
+    }
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+    const summary = (rs: Array<{ rps: number, p99: number, errors: number }>) => ({ rps: median(rs.map(r => r.rps)), p99: median(rs.map(r => r.p99)), errors: rs.reduce((a, r) => a + r.errors, 0) })
+    const bare = summary(runs.bare)
+    const service = summary(runs.service)
+    rows.push(`| ${s.name} | ${bare.rps.toFixed(0)} | ${bare.p99} | ${service.rps.toFixed(0)} | ${service.p99} | ${(service.rps / bare.rps * 100).toFixed(0)}% | ${bare.errors + service.errors} |`)
+  }
+} finally {
+  fake.child.kill('SIGTERM')
+}
+console.log(`\nmedians of ${ROUNDS} alternating rounds; ${DURATION}s per run after a 2s warm-up, ${CONNECTIONS} connections, node ${process.version}\n`)
+console.log('| scenario | bare req/s | bare p99 ms | service req/s | service p99 ms | service / bare | errors |')
+console.log('|---|---|---|---|---|---|---|')
+for (const r of rows) console.log(r)

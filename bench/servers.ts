@@ -1,0 +1,64 @@
+/**
+ * The processes of a benchmark run, one role each (argv[2]):
+ *   fake     the fake Stripe (test/support/fake-stripe.ts)
+ *   service  this service, as in production: API key, CORS allowlist, helmet, rate limit, validation
+ *   bare     a bare Fastify + stripe-node server making the same Stripe calls (the baseline)
+ * Each prints `READY <port>` when listening.
+ */
+import Fastify from 'fastify'
+import formbody from '@fastify/formbody'
+import fp from 'fastify-plugin'
+import Stripe from 'stripe'
+import { request } from 'undici'
+import app, { serverOptions } from '../app.js'
+import { loadConfig } from '../lib/config.js'
+import { FakeStripe } from '../test/support/fake-stripe.js'
+
+const role = process.argv[2]
+// exit normally on a signal, so `node --cpu-prof` can write its profile
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0))
+const stripeBase = process.env.STRIPE_API_BASE ?? ''
+export const BENCH_KEY = 'bench-key-0123456789abcdef0123456789'
+
+if (role === 'fake') {
+  const fake = await new FakeStripe().start()
+  // keep memory flat: the recorder is for tests
+  setInterval(() => { fake.calls.length = 0; fake.specViolations.length = 0 }, 1000).unref()
+  console.log(`READY ${new URL(fake.url).port}`)
+} else if (role === 'service') {
+  const env = {
+    STRIPE_TEST_SECRET_KEY: 'sk_test_bench',
+    STRIPE_API_BASE: stripeBase,
+    STRIPE_MAX_RETRIES: '0',
+    STRIPE_PROXY_KEY: 'rk_test_bench',
+    API_KEY: BENCH_KEY,
+    ALLOWED_ORIGINS: 'https://pos.example.com',
+    RATE_LIMIT_MAX: '1000000000',
+    DATABASE_URL: 'sqlite::memory:',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn'
+  }
+  const server = Fastify(serverOptions(loadConfig(env), process.stdout))
+  await server.register(fp(app), { env })
+  await server.listen({ port: 0, host: '127.0.0.1' })
+  console.log(`READY ${(server.server.address() as { port: number }).port}`)
+} else if (role === 'bare') {
+  const base = new URL(stripeBase)
+  const stripe = new Stripe('sk_test_bench', { host: base.hostname, port: Number(base.port), protocol: 'http', maxNetworkRetries: 0 })
+  const server = Fastify({ logger: false })
+  await server.register(formbody)
+  server.post('/connection_token', async () => ({ secret: (await stripe.terminal.connectionTokens.create()).secret }))
+  server.post('/create_payment_intent', async (req) => {
+    const b = req.body as Record<string, string>
+    const pi = await stripe.paymentIntents.create({ amount: Number(b.amount), currency: b.currency ?? 'usd', payment_method_types: ['card_present'], capture_method: 'manual', description: 'Example PaymentIntent' } as Stripe.PaymentIntentCreateParams)
+    return { intent: pi.id, secret: pi.client_secret }
+  })
+  server.get('/v1/apis/http/stripe/*', async (req, reply) => {
+    const res = await request(`${stripeBase}${req.url.slice('/v1/apis/http/stripe'.length)}`, { headers: { authorization: 'Bearer rk_test_bench' } })
+    return reply.code(res.statusCode).header('content-type', 'application/json').send(res.body)
+  })
+  await server.listen({ port: 0, host: '127.0.0.1' })
+  console.log(`READY ${(server.server.address() as { port: number }).port}`)
+} else {
+  console.error('usage: servers.ts fake|service|bare')
+  process.exit(2)
+}
