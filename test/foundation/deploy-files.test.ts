@@ -1,0 +1,66 @@
+// Docker cannot run on this machine: these checks read the deployment files for the promises the
+// README makes about them (the HEALTHCHECK command itself runs for real in ops.test.ts).
+import { readFileSync } from 'node:fs'
+import t from 'tap'
+import { parse } from 'yaml'
+import { EnvSchema } from '../../schemas/env.js'
+
+const read = (f: string): string => readFileSync(f, 'utf8')
+
+t.test('README opens with the two command lines and documents every variable', async t => {
+  const readme = read('README.md')
+  t.ok(readme.startsWith('```sh\nnpm ci && npm start\nnpm ci && npm test\n```'), 'the two commands first')
+  for (const key of Object.keys(EnvSchema.properties)) t.match(readme, `| \`${key}\` |`, `${key} in the configuration table`)
+  const example = read('.env.example')
+  for (const key of Object.keys(EnvSchema.properties)) t.match(example, key, `${key} in .env.example`)
+})
+
+t.test('.ci/run runs the README test command after npm ci', async t => {
+  const ci = read('.ci/run')
+  t.match(ci, /npm ci/)
+  t.match(ci, /\nnpm test /)
+  t.match(ci, /passed, .* failed/)
+})
+
+t.test('Dockerfile: Node 24, non-root, HEALTHCHECK without curl, production not forced', async t => {
+  const docker = read('Dockerfile')
+  t.match(docker, /^FROM node:24-[a-z-]+ AS build$/m)
+  const stages = docker.split(/^FROM /m)
+  const runtime = stages[stages.length - 1]!
+  t.match(runtime, /^node:24-/)
+  t.match(runtime, /^USER node$/m)
+  t.match(runtime, /^HEALTHCHECK .*CMD \["node", "healthcheck.mjs"\]$/m)
+  t.notMatch(runtime, /curl|wget/)
+  t.notMatch(docker, /ENVIRONMENT=production|RACK_ENV=production/)
+  t.match(runtime, /^EXPOSE 4567$/m)
+  t.match(runtime, /^CMD \["node", "dist\/server.js"\]$/m)
+  t.match(runtime, /HOST=0.0.0.0/)
+})
+
+t.test('docker-compose: stripe-mock by default; a scale profile with Postgres, Redis and two replicas', async t => {
+  const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, any> }
+  const s = compose.services
+  t.equal(s.app.environment.STRIPE_API_BASE, 'http://stripe-mock:12111')
+  t.match(s.app.environment.STRIPE_TEST_SECRET_KEY, /sk_test_/)
+  t.match(s['stripe-mock'].image, /^stripe\/stripe-mock/)
+  for (const name of ['postgres', 'redis', 'replica-1', 'replica-2']) t.same(s[name].profiles, ['scale'], `${name} in the scale profile`)
+  for (const name of ['replica-1', 'replica-2']) {
+    t.match(s[name].environment.DATABASE_URL, /^postgres:\/\/.*@postgres:5432\//)
+    t.equal(s[name].environment.REDIS_URL, 'redis://redis:6379')
+    t.equal(s[name].depends_on.postgres.condition, 'service_healthy')
+  }
+  t.not(s['replica-1'].ports[0], s['replica-2'].ports[0], 'replicas on different host ports')
+})
+
+t.test('Render, Heroku', async t => {
+  const render = parse(read('render.yaml')) as { services: Array<Record<string, any>> }
+  t.equal(render.services[0]!.healthCheckPath, '/health')
+  t.equal(render.services[0]!.startCommand, 'node dist/server.js')
+  t.equal(read('Procfile').trim(), 'web: node dist/server.js')
+  const app = JSON.parse(read('app.json'))
+  t.equal(app.env.STRIPE_TEST_SECRET_KEY.required, true)
+  const pkg = JSON.parse(read('package.json'))
+  t.equal(pkg.scripts['heroku-postbuild'], 'npm run build')
+  t.match(pkg.engines.node, />=20.19/)
+  t.equal(pkg.type, 'module')
+})
