@@ -101,3 +101,17 @@ export async function pgUrl (t: Test): Promise<string | undefined> {
 /** Says plainly why a test that needs a service did not run. */
 export const needs = (what: string, value: string | undefined): { skip: string | false } =>
   ({ skip: value === undefined ? `${what} is not set: set it to run this test (.ci/run does)` : false })
+
+/**
+ * The environment for a child process (server.ts under tsx) without tap's coverage and process
+ * tracking: the child's differently transpiled copy of the sources would garble the coverage map.
+ */
+export function childEnv (extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k === 'NODE_V8_COVERAGE' || k === 'NODE_OPTIONS' || k.startsWith('_TAPJS') || k.startsWith('TAP')) continue
+    env[k] = v
+  }
+  // tap's process tracking may still wrap the spawn: tell it explicitly to record no coverage
+  return { ...env, _TAPJS_PROCESSINFO_COVERAGE_: '0', ...extra }
+}

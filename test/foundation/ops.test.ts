@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import t from 'tap'
-import { build } from '../helper.js'
+import { build, childEnv } from '../helper.js'
 import { FakeStripe } from '../support/fake-stripe.js'
 
 const SECRETS = {
@@ -52,7 +52,7 @@ t.test('server.ts: SIGTERM lets a slow in-flight request finish with 200, then e
   t.teardown(() => fake.stop())
   fake.on('POST', '/v1/terminal/connection_tokens', { delayMs: 1500, body: { object: 'terminal.connection_token', secret: 'pst_test_slow' } })
   const port = await freePort()
-  const env = { ...process.env, PORT: String(port), HOST: '127.0.0.1', STRIPE_TEST_SECRET_KEY: 'sk_test_1', STRIPE_API_BASE: fake.url, DATABASE_URL: 'sqlite::memory:', LOG_LEVEL: 'info' }
+  const env = childEnv({ PORT: String(port), HOST: '127.0.0.1', STRIPE_TEST_SECRET_KEY: 'sk_test_1', STRIPE_API_BASE: fake.url, DATABASE_URL: 'sqlite::memory:', LOG_LEVEL: 'info' })
   const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   child.stdout.on('data', d => { out += String(d) })
@@ -61,7 +61,7 @@ t.test('server.ts: SIGTERM lets a slow in-flight request finish with 200, then e
   for (let i = 0; i < 100 && !out.includes('Server listening'); i++) await new Promise(resolve => setTimeout(resolve, 100))
   t.match(out, /Server listening/, 'the server started')
 
-  const health = spawn(process.execPath, ['healthcheck.mjs'], { env: { ...process.env, PORT: String(port) } })
+  const health = spawn(process.execPath, ['healthcheck.mjs'], { env: childEnv({ PORT: String(port) }) })
   t.same(await once(health, 'exit'), [0, null], 'the container HEALTHCHECK command passes')
 
   const inflight = fetch(`http://127.0.0.1:${port}/connection_token`, { method: 'POST' })
@@ -72,13 +72,12 @@ t.test('server.ts: SIGTERM lets a slow in-flight request finish with 200, then e
   t.same(await res.json(), { secret: 'pst_test_slow' })
   const [code] = await exited
   t.equal(code, 0, 'exit 0')
-  const after = spawn(process.execPath, ['healthcheck.mjs'], { env: { ...process.env, PORT: String(port) } })
+  const after = spawn(process.execPath, ['healthcheck.mjs'], { env: childEnv({ PORT: String(port) }) })
   t.same(await once(after, 'exit'), [1, null], 'the HEALTHCHECK fails once the server is gone')
 })
 
 t.test('server.ts: a production boot that fails the checklist exits 1 before listening', async t => {
-  const env: NodeJS.ProcessEnv = { ...process.env, ENVIRONMENT: 'production', PORT: String(await freePort()), DATABASE_URL: 'sqlite::memory:', API_KEY: 'short-secret-value' }
-  delete env.STRIPE_SECRET_KEY
+  const env = childEnv({ ENVIRONMENT: 'production', PORT: String(await freePort()), DATABASE_URL: 'sqlite::memory:', API_KEY: 'short-secret-value', STRIPE_SECRET_KEY: undefined })
   const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   child.stdout.on('data', d => { out += String(d) })
