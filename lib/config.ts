@@ -101,7 +101,8 @@ export function checklist (config: Config): Checklist {
       items.push(`ALLOWED_ORIGINS: ${JSON.stringify(bad.slice(0, 80))} is not an origin (scheme://host[:port])`)
     }
   }
-  return config.production ? { failures: items, warnings } : { failures: [], warnings: items }
+  // in development the same items are warnings, so a developer sees what production would refuse
+  return config.production ? { failures: items, warnings } : { failures: [], warnings: items.map(i => `production would refuse: ${i}`) }
 }
 
 /** The process environment over an optional `.env` file: a real variable always wins. */

@@ -39,6 +39,13 @@ t.test('errors: JSON, no stack trace; unknown routes 404', async t => {
   t.equal((await app.inject({ method: 'HEAD', url: '/' })).statusCode, 200)
 })
 
+t.test('404s are rate limited: scanning for routes costs the scanner', async t => {
+  const { app } = await build(t, { env: { RATE_LIMIT_MAX: '2' } })
+  const codes = []
+  for (let i = 0; i < 3; i++) codes.push((await app.inject({ method: 'GET', url: `/scan-${i}` })).statusCode)
+  t.same(codes, [404, 404, 429])
+})
+
 async function freePort (): Promise<number> {
   const s = createServer().listen(0, '127.0.0.1')
   await once(s, 'listening')
