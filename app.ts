@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastify'
 import type { Config } from './lib/config.js'
 import { list, readEnv } from './lib/config.js'
-import { HttpError, mapStripeError } from './lib/errors.js'
+import { describeError, errorBody } from './lib/errors.js'
 import { loggerOptions } from './lib/logger.js'
 import config from './plugins/app/config.js'
 import redis from './plugins/app/redis.js'
@@ -76,20 +76,9 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(proxy, { prefix: '/v1/apis/http' })
 
   fastify.setErrorHandler(function errorHandler (error: FastifyError, request, reply) {
-    const stripeError = mapStripeError(error)
-    if (stripeError !== undefined) {
-      return reply.code(stripeError.status).send({ error: { type: stripeError.type, message: stripeError.message, code: stripeError.code } })
-    }
-    if (error instanceof HttpError) {
-      return reply.code(error.statusCode).headers(error.headers).send({ error: { type: error.type, message: error.message, code: error.code } })
-    }
-    const status = error.statusCode ?? 500
-    if (status === 429) return reply.code(429).send(error)
-    if (status >= 400 && status < 500) {
-      return reply.code(status).send({ error: { type: 'invalid_request_error', message: error.message, code: error.code ?? null } })
-    }
-    request.log.error({ err: error }, 'unhandled error')
-    return reply.code(500).send({ error: { type: 'api_error', message: 'Internal server error.', code: null } })
+    const e = describeError(error)
+    if (e.internal) request.log.error({ err: error }, 'unhandled error')
+    return reply.code(e.status).headers(e.headers).send(errorBody(e))
   })
 
   // A 404 costs a scanner its rate limit too.

@@ -55,3 +55,34 @@ export function mapStripeError (err: unknown): MappedError | undefined {
     answered: err.statusCode !== undefined
   }
 }
+
+export interface ErrorOutcome {
+  status: number
+  type: string
+  message: string
+  code: string | null
+  headers: Record<string, string>
+  /** a Stripe error: answered by Stripe (true) or a network failure (false); undefined otherwise */
+  stripeAnswered?: boolean
+  /** not the caller's doing: log it, and show no detail */
+  internal: boolean
+}
+
+/**
+ * The one mapping from anything a handler or plugin throws to what the caller is told. Areas
+ * render it (JSON envelope, or the Terminal API's text) and add their own wording.
+ */
+export function describeError (error: unknown): ErrorOutcome {
+  const stripe = mapStripeError(error)
+  if (stripe !== undefined) return { status: stripe.status, type: stripe.type, message: stripe.message, code: stripe.code, headers: {}, stripeAnswered: stripe.answered, internal: false }
+  if (error instanceof HttpError) return { status: error.statusCode, type: error.type, message: error.message, code: error.code, headers: error.headers, internal: false }
+  const e = error as { statusCode?: number, message?: string, code?: string, error?: { message?: string } }
+  const status = e.statusCode ?? 500
+  // @fastify/rate-limit throws the body its errorResponseBuilder made
+  if (status === 429) return { status, type: 'rate_limit_error', message: e.error?.message ?? 'Too many requests.', code: 'rate_limit', headers: {}, internal: false }
+  if (status >= 400 && status < 500) return { status, type: 'invalid_request_error', message: e.message ?? 'Bad request.', code: e.code ?? null, headers: {}, internal: false }
+  return { status: 500, type: 'api_error', message: 'Internal server error.', code: null, headers: {}, internal: true }
+}
+
+export const errorBody = (e: Pick<ErrorOutcome, 'type' | 'message' | 'code'>): { error: { type: string, message: string, code: string | null } } =>
+  ({ error: { type: e.type, message: e.message, code: e.code } })

@@ -1,7 +1,7 @@
 import type { FastifyError } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import cors from '@fastify/cors'
-import { HttpError, mapStripeError } from '../../lib/errors.js'
+import { HttpError, describeError, errorBody } from '../../lib/errors.js'
 import { useRawBody } from '../../plugins/app/raw-body.js'
 import * as S from '../../schemas/apps.js'
 import { ErrorBody } from '../../schemas/common.js'
@@ -25,21 +25,14 @@ const apps: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.addHook('preValidation', fastify.appSignature.verify)
 
   fastify.setErrorHandler(function appsErrors (error: FastifyError, request, reply) {
-    const send = (status: number, type: string, message: string, code: string | null) =>
-      reply.code(status).send({ error: { type, message, code } })
     if (error.validation !== undefined) {
       const e = error.validation[0]
       const name = e?.instancePath.replace(/^\//, '').replace(/\//g, '.') || String((e?.params as { missingProperty?: string })?.missingProperty ?? 'body')
-      return send(400, 'invalid_request_error', `Invalid signed parameter '${name}': ${e?.message ?? 'not valid'}`, 'parameter_invalid')
+      return reply.code(400).send(errorBody({ type: 'invalid_request_error', message: `Invalid signed parameter '${name}': ${e?.message ?? 'not valid'}`, code: 'parameter_invalid' }))
     }
-    if (error instanceof HttpError) return send(error.statusCode, error.type, error.message, error.code)
-    const mapped = mapStripeError(error)
-    if (mapped !== undefined) return send(mapped.status, mapped.type, mapped.message, mapped.code)
-    const status = error.statusCode ?? 500
-    if (status === 429) return reply.code(429).send(error)
-    if (status < 500) return send(status, 'invalid_request_error', error.message, error.code ?? null)
-    request.log.error({ err: error }, 'unhandled error')
-    return send(500, 'api_error', 'Internal server error.', null)
+    const e = describeError(error)
+    if (e.internal) request.log.error({ err: error }, 'unhandled error')
+    return reply.code(e.status).headers(e.headers).send(errorBody(e))
   })
 
   const tags = ['apps']

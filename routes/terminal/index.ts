@@ -2,7 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import cors from '@fastify/cors'
 import Stripe from 'stripe'
-import { HttpError, NoStripeKeyError, mapStripeError } from '../../lib/errors.js'
+import { HttpError, NoStripeKeyError, describeError, mapStripeError } from '../../lib/errors.js'
 import { parseNestedQuery, present, type RackParams, type RackValue } from '../../lib/rack-query.js'
 import { keyProblem, validationText } from '../../lib/terminal.js'
 import * as S from '../../schemas/terminal.js'
@@ -96,34 +96,23 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.setErrorHandler(function terminalErrors (error: FastifyError, request, reply) {
-    const p = request.routeOptions.config.errorPrefix
-    const prefix = typeof p === 'function' ? p((request.body ?? {}) as Record<string, unknown>) : p
-    const withPrefix = (message: string): string => prefix === undefined ? message : `${prefix} ${message}`
     if (error.validation !== undefined) {
       return sendError(request, reply, 400, validationText(error.validation, error.validationContext), 'invalid_request_error', 'parameter_invalid')
     }
-    if (error instanceof NoStripeKeyError) {
-      return sendError(request, reply, 402, withPrefix(error.message), 'invalid_request_error', error.code)
-    }
-    const mapped = mapStripeError(error)
-    if (mapped !== undefined) {
+    const p = request.routeOptions.config.errorPrefix
+    const prefix = typeof p === 'function' ? p((request.body ?? {}) as Record<string, unknown>) : p
+    const withPrefix = (message: string): string => prefix === undefined ? message : `${prefix} ${message}`
+    const e = describeError(error)
+    if (e.internal) request.log.error({ err: error }, 'unhandled error')
+    // No key for a route the original did not check: its prefix and a 402, as a Stripe error would be
+    if (error instanceof NoStripeKeyError) return sendError(request, reply, 402, withPrefix(e.message), 'invalid_request_error', e.code)
+    if (e.stripeAnswered === false) request.log.warn({ status: e.status, code: e.code }, 'Stripe unreachable')
+    if (e.stripeAnswered !== undefined) {
       // Stripe answered (any status, after stripe-node's retries): 402 with Stripe's message
-      const status = mapped.answered ? 402 : mapped.status
-      if (!mapped.answered) request.log.warn({ status, code: mapped.code }, 'Stripe unreachable')
-      return sendError(request, reply, status, withPrefix(mapped.message), mapped.type, mapped.code)
+      return sendError(request, reply, e.stripeAnswered ? 402 : e.status, withPrefix(e.message), e.type, e.code)
     }
-    if (error instanceof HttpError) {
-      reply.headers(error.headers)
-      return sendError(request, reply, error.statusCode, error.message, error.type, error.code)
-    }
-    const status = error.statusCode ?? 500
-    if (status === 429) {
-      const body = error as unknown as { error?: { message?: string } }
-      return sendError(request, reply, 429, body.error?.message ?? 'Too many requests.', 'rate_limit_error', 'rate_limit')
-    }
-    if (status >= 400 && status < 500) return sendError(request, reply, status, error.message, 'invalid_request_error', error.code ?? null)
-    request.log.error({ err: error }, 'unhandled error')
-    return sendError(request, reply, 500, 'Internal server error.', 'api_error', null)
+    reply.headers(e.headers)
+    return sendError(request, reply, e.status, e.message, e.type, e.code)
   })
 
   const stripe = (): Stripe => fastify.stripe.client()

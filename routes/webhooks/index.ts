@@ -2,6 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import Stripe from 'stripe'
 import { useRawBody } from '../../plugins/app/raw-body.js'
 import { signatureHeader } from '../../lib/signature.js'
+import { describeError } from '../../lib/errors.js'
 
 const TOLERANCE_SECONDS = 300
 
@@ -55,8 +56,8 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
   fastify.options('/webhook', options, noCors)
 
   fastify.setErrorHandler(function webhookErrors (error: Error, request, reply) {
-    const status = (error as { statusCode?: number }).statusCode ?? 500
-    if (status < 500) return fail(reply, status, error.message)
+    const e = describeError(error)
+    if (!e.internal) return fail(reply, e.status, e.message)
     // The transaction rolled back: nothing of this event was kept, so Stripe's redelivery is handled in full.
     request.log.error({ err: error }, 'webhook handling failed')
     return fail(reply, 500, 'Webhook handling failed; Stripe will redeliver the event.')
