@@ -21,5 +21,3 @@ export const REDACT_PATHS = [
   'headers.cookie'
 ]
 
-/** Last 4 characters only: enough to tell two keys apart in a log or an error. */
-export const maskKey = (key: string): string => key.length <= 8 ? '****' : `${key.slice(0, key.indexOf('_', 3) + 1)}…${key.slice(-4)}`

@@ -1,4 +1,5 @@
-import { Type, type Static } from '@sinclair/typebox'
+import { Type } from '@sinclair/typebox'
+import { StripeObject } from './common.js'
 
 /**
  * The signed JSON body of every /apps request: what `fetchStripeSignature(payload)` signed,
@@ -41,11 +42,8 @@ export const Session = Type.Object({
   roles: Type.Array(Type.String()),
   installation: Installation
 })
-export const StripeObject = Type.Object({ id: Type.String(), object: Type.String() }, { additionalProperties: true })
+export { StripeObject }
 export const CustomerList = Type.Object({ data: Type.Array(StripeObject), has_more: Type.Boolean() })
 export const Settings = Type.Object({ settings: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]) })
 
-export type CustomerCreate = Static<typeof CustomerCreateBody>
-export type CustomerListParams = Static<typeof CustomerListBody>
-export type SettingsPut = Static<typeof SettingsPutBody>
 export const SETTINGS_MAX_BYTES = 16 * 1024

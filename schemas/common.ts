@@ -8,3 +8,6 @@ export const ErrorBody = Type.Object({
     code: Type.Optional(Type.Union([Type.String(), Type.Null()]))
   })
 }, { description: 'Stripe-style error envelope' })
+
+/** Stripe objects are returned as Stripe sent them: `id` and `object` declared, every other field kept. */
+export const StripeObject = Type.Object({ id: Type.String(), object: Type.String() }, { additionalProperties: true })

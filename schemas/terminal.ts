@@ -1,4 +1,4 @@
-import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { Type, type TSchema } from '@sinclair/typebox'
 
 /**
  * Terminal API parameters (CONTRACT.md section 2). Bodies are the query merged with a form or JSON
@@ -67,8 +67,7 @@ export const RefundBody = Obj({
 })
 export const ReaderActionQuery = Type.Object({ reader_id: Type.String({ minLength: 1, maxLength: 255, description: 'the Reader (tmr_…)' }) }, { required: ['reader_id'] })
 
-/** Stripe objects are returned as Stripe sent them: `id` declared, every other field kept. */
-export const StripeObject = Type.Object({ id: Type.String(), object: Type.String() }, { additionalProperties: true })
+export { StripeObject } from './common.js'
 export const Secret = Type.Object({ secret: Type.String() })
 export const IntentSecret = Type.Object({ intent: Type.String(), secret: Type.String() })
 export const ReaderAction = Type.Object({
@@ -82,6 +81,4 @@ export const ReaderAction = Type.Object({
     updated_at: Type.String({ format: 'date-time' })
   })
 })
-export const ErrorText = Type.String({ description: '`<Prefix> <message>` (text/plain), or {"error":{message,type,code}} when Accept names application/json' })
 
-export type RegisterReader = Static<typeof RegisterReaderBody>
