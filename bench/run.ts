@@ -4,6 +4,7 @@
  * Prints a Markdown table of requests/s, p99 latency and the service/bare ratio.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import autocannon from 'autocannon'
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 8)
@@ -33,7 +34,19 @@ const scenarios: Scenario[] = [
   { name: 'GET /v1/apis/http/stripe/v1/customers (proxied)', method: 'GET', path: '/v1/apis/http/stripe/v1/customers?limit=3' }
 ]
 
-async function measure (port: number, s: Scenario): Promise<{ rps: number, p99: number, errors: number }> {
+/** CPU time (user + system) a process has used, in µs; Linux only (undefined elsewhere). */
+function cpuMicros (pid: number | undefined): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10_000 // clock ticks of 10 ms
+  } catch {
+    return undefined
+  }
+}
+
+interface Result { rps: number, p99: number, errors: number, cpuPerRequest?: number }
+
+async function measure (port: number, s: Scenario, pid?: number): Promise<Result> {
   const opts = {
     url: `http://127.0.0.1:${port}${s.path}`,
     method: s.method,
@@ -42,8 +55,12 @@ async function measure (port: number, s: Scenario): Promise<{ rps: number, p99: 
     ...(s.body === undefined ? {} : { body: s.body })
   }
   await autocannon({ ...opts, duration: 2 }) // warm-up
+  const before = cpuMicros(pid)
   const r = await autocannon({ ...opts, duration: DURATION })
-  return { rps: r.requests.average, p99: r.latency.p99, errors: r.errors + r.non2xx }
+  const after = cpuMicros(pid)
+  // CPU per request is steadier than req/s when the load generator shares the machine
+  const cpuPerRequest = before === undefined || after === undefined ? undefined : (after - before) / r.requests.total
+  return { rps: r.requests.average, p99: r.latency.p99, errors: r.errors + r.non2xx, cpuPerRequest }
 }
 
 const fake = await start('fake')
@@ -53,24 +70,24 @@ try {
   for (const s of scenarios) {
     // Alternate the two servers for several rounds and keep the medians: on a small machine one
     // run is at the mercy of whatever else runs.
-    const runs: Record<'bare' | 'service', Array<{ rps: number, p99: number, errors: number }>> = { bare: [], service: [] }
+    const runs: Record<'bare' | 'service', Result[]> = { bare: [], service: [] }
     for (let round = 0; round < ROUNDS; round++) {
       for (const role of ['bare', 'service'] as const) {
         const server = await start(role, base)
-        runs[role].push(await measure(server.port, s))
+        runs[role].push(await measure(server.port, s, server.child.pid))
         server.child.kill('SIGTERM')
       }
     }
     const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-    const summary = (rs: Array<{ rps: number, p99: number, errors: number }>) => ({ rps: median(rs.map(r => r.rps)), p99: median(rs.map(r => r.p99)), errors: rs.reduce((a, r) => a + r.errors, 0) })
+    const summary = (rs: Result[]) => ({ rps: median(rs.map(r => r.rps)), p99: median(rs.map(r => r.p99)), errors: rs.reduce((a, r) => a + r.errors, 0), cpu: median(rs.map(r => r.cpuPerRequest ?? NaN)) })
     const bare = summary(runs.bare)
     const service = summary(runs.service)
-    rows.push(`| ${s.name} | ${bare.rps.toFixed(0)} | ${bare.p99} | ${service.rps.toFixed(0)} | ${service.p99} | ${(service.rps / bare.rps * 100).toFixed(0)}% | ${bare.errors + service.errors} |`)
+    rows.push(`| ${s.name} | ${bare.rps.toFixed(0)} | ${bare.p99} | ${bare.cpu.toFixed(0)} | ${service.rps.toFixed(0)} | ${service.p99} | ${service.cpu.toFixed(0)} | ${(service.rps / bare.rps * 100).toFixed(0)}% | ${bare.errors + service.errors} |`)
   }
 } finally {
   fake.child.kill('SIGTERM')
 }
 console.log(`\nmedians of ${ROUNDS} alternating rounds; ${DURATION}s per run after a 2s warm-up, ${CONNECTIONS} connections, node ${process.version}\n`)
-console.log('| scenario | bare req/s | bare p99 ms | service req/s | service p99 ms | service / bare | errors |')
-console.log('|---|---|---|---|---|---|---|')
+console.log('| scenario | bare req/s | bare p99 ms | bare CPU µs/req | service req/s | service p99 ms | service CPU µs/req | service / bare req/s | errors |')
+console.log('|---|---|---|---|---|---|---|---|---|')
 for (const r of rows) console.log(r)
