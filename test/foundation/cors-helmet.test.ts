@@ -60,3 +60,21 @@ t.test('Swagger UI and the OpenAPI document in development', async t => {
   t.ok(spec.paths['/create_payment_intent'].post, 'Terminal routes are documented')
   t.ok(spec.paths['/connection_token'].post.requestBody, 'with their parameters')
 })
+
+t.test('the precomputed headers are exactly what helmet sets on a response', async t => {
+  const { helmetHeaders } = await import('../../plugins/external/helmet.js')
+  const { default: helmet } = await import('helmet')
+  const http = await import('node:http')
+  const options = { contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"] } } }
+  const server = http.createServer((req, res) => { helmet(options)(req, res, () => { res.end() }) })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => server.close())
+  const res = await fetch(`http://127.0.0.1:${(server.address() as { port: number }).port}/`)
+  const expected: Record<string, string> = {}
+  const computed = helmetHeaders(options)
+  for (const name of Object.keys(computed)) expected[name] = res.headers.get(name) ?? '(missing)'
+  t.same(computed, expected)
+  const set = [...res.headers.keys()].filter(h => !['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding'].includes(h))
+  t.same(set.sort(), Object.keys(computed).sort(), 'no header of helmet\'s is missed')
+  t.ok(Object.keys(computed).length >= 10)
+})
