@@ -2,6 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import cors from '@fastify/cors'
 import { Agent, request as upstream, errors } from 'undici'
 import { allowed, safeUpstreamPath } from '../../lib/proxy-config.js'
+import { useRawBody } from '../../plugins/app/raw-body.js'
 
 /** Request headers a caller may send upstream; everything else (Authorization, Cookie, X-API-Key, Host, hop-by-hop) stays here. */
 const FORWARDED = ['idempotency-key', 'stripe-version', 'content-type', 'accept']
@@ -26,8 +27,8 @@ const proxy: FastifyPluginAsync = async (fastify) => {
   fastify.addHook('onRequest', fastify.rateLimit())
   // the proxy spends the adapters' keys: an API key is required in every mode
   fastify.addHook('onRequest', fastify.apiKeys.requireConfigured)
-  fastify.removeAllContentTypeParsers()
-  fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => { done(null, body) })
+  // bodies travel upstream as the bytes received
+  useRawBody(fastify)
 
   // TLS verified (undici's default); no retries; keep-alive to each upstream.
   const agent = new Agent({ keepAliveTimeout: 10_000, connect: { timeout: 5_000 } })
