@@ -11,6 +11,8 @@ export interface Config extends Env {
   stripeMode: 'live' | 'test'
   /** the selected key; empty string when unset */
   stripeKey: string
+  /** the variable that holds it */
+  stripeKeyVariable: 'STRIPE_SECRET_KEY' | 'STRIPE_TEST_SECRET_KEY'
   apiVersion: string
   apiKeys: string[]
   /** `'*'` (development default) or an explicit allowlist */
@@ -23,16 +25,19 @@ export interface Config extends Env {
 export const list = (value: string | undefined): string[] =>
   (value ?? '').split(',').map(s => s.trim()).filter(Boolean)
 
-/** Validates raw variables (strings) against the schema; throws with every problem named. */
-export function validateEnv (raw: Record<string, string | undefined>): Env {
+/** The service's variables that are set. An empty one (`API_KEY=` in a .env) means "not set", as in the original backend. */
+export function setVariables (raw: Record<string, string | undefined>): Record<string, string> {
   const data: Record<string, string> = {}
-  // An empty variable (`API_KEY=` in a .env) means "not set", as in the original backend.
   for (const key of Object.keys(EnvSchema.properties)) {
     const value = raw[key]
     if (value !== undefined && value !== '') data[key] = value
   }
-  return envSchema<Env>({ schema: structuredClone(EnvSchema), data, env: false, dotenv: false })
+  return data
 }
+
+/** Validates raw variables (strings) against the schema; throws with every problem named. */
+export const validateEnv = (raw: Record<string, string | undefined>): Env =>
+  envSchema<Env>({ schema: structuredClone(EnvSchema), data: setVariables(raw), env: false, dotenv: false })
 
 export function deriveConfig (env: Env): Config {
   const production = env.ENVIRONMENT === 'production' || env.RACK_ENV === 'production'
@@ -45,6 +50,7 @@ export function deriveConfig (env: Env): Config {
     production,
     stripeMode,
     stripeKey: ((stripeMode === 'live' ? env.STRIPE_SECRET_KEY : env.STRIPE_TEST_SECRET_KEY) ?? '').trim(),
+    stripeKeyVariable: stripeMode === 'live' ? 'STRIPE_SECRET_KEY' : 'STRIPE_TEST_SECRET_KEY',
     apiVersion: env.STRIPE_API_VERSION ?? Stripe.API_VERSION,
     apiKeys: list(env.API_KEY),
     allowedOrigins: origins.length === 0 ? (production ? [] : '*') : (origins.includes('*') ? '*' : origins),
@@ -80,7 +86,7 @@ export function checklist (config: Config): Checklist {
   } else if (config.apiKeys.some(k => k.length < 32)) {
     items.push('API_KEY: every key must be at least 32 characters')
   }
-  const keyVar = config.stripeMode === 'live' ? 'STRIPE_SECRET_KEY' : 'STRIPE_TEST_SECRET_KEY'
+  const keyVar = config.stripeKeyVariable
   const prefixes = config.stripeMode === 'live' ? ['sk_live_', 'rk_live_'] : ['sk_test_', 'rk_test_']
   if (config.stripeKey === '') {
     items.push(`${keyVar} is not set (STRIPE_ENV selects ${config.stripeMode} mode)`)

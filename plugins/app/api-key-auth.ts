@@ -5,8 +5,6 @@ import { digestKeys, matchKey, presentedKey } from '../../lib/api-key.js'
 declare module 'fastify' {
   interface FastifyInstance {
     apiKeys: {
-      /** true when API_KEY holds at least one key */
-      configured: boolean
       /** onRequest hook: 401 unless a configured key is presented (open when none is configured) */
       require: onRequestAsyncHookHandler
       /** onRequest hook: like `require`, but 503 when no key is configured (areas that spend a secret) */
@@ -55,7 +53,6 @@ export default fp(async function apiKeyAuth (fastify) {
   }
 
   fastify.decorate('apiKeys', {
-    configured,
     async require (request, reply) {
       if (!configured) return
       await check(request, reply)

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import fastifyEnv from '@fastify/env'
 import { EnvSchema, type Env } from '../../schemas/env.js'
-import { checklist, deriveConfig, readEnv, type Config } from '../../lib/config.js'
+import { checklist, deriveConfig, readEnv, setVariables, type Config } from '../../lib/config.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -24,15 +24,10 @@ export class ChecklistError extends Error {
 }
 
 export default fp<ConfigOptions>(async function config (fastify, opts) {
-  const raw: Record<string, string> = {}
-  for (const [k, v] of Object.entries(opts.env ?? readEnv())) {
-    // an empty variable means "not set"
-    if (v !== undefined && v !== '') raw[k] = v
-  }
   await fastify.register(fastifyEnv, {
     confKey: 'env',
     schema: structuredClone(EnvSchema),
-    data: raw,
+    data: setVariables(opts.env ?? readEnv()),
     env: false,
     dotenv: false
   })

@@ -16,8 +16,8 @@ export interface StripeAccess {
   /** the configured key ('' when unset), for the Terminal routes' original key checks */
   readonly key: string
   readonly mode: 'live' | 'test'
-  /** the variable that holds the key for the selected mode */
-  readonly keyVariable: string
+  /** the `livemode` of the objects and events this key sees, as stored (0/1) */
+  readonly livemode: 0 | 1
 }
 
 /** stripe-node options from STRIPE_API_BASE (protocol, host, port). */
@@ -36,14 +36,13 @@ export default fp(async function stripePlugin (fastify) {
   const base = baseOptions(config.STRIPE_API_BASE)
   const agent = base.protocol === 'http' ? new http.Agent({ keepAlive: true }) : new https.Agent({ keepAlive: true })
   let client: Stripe | undefined
-  const keyVariable = config.stripeMode === 'live' ? 'STRIPE_SECRET_KEY' : 'STRIPE_TEST_SECRET_KEY'
 
   fastify.decorate('stripe', {
     key: config.stripeKey,
     mode: config.stripeMode,
-    keyVariable,
+    livemode: config.stripeMode === 'live' ? 1 : 0,
     client () {
-      if (config.stripeKey === '') throw new NoStripeKeyError(keyVariable)
+      if (config.stripeKey === '') throw new NoStripeKeyError(config.stripeKeyVariable)
       client ??= new Stripe(config.stripeKey, {
         apiVersion: config.apiVersion as Stripe.LatestApiVersion,
         ...base,

@@ -46,7 +46,7 @@ const apps: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => {
     const { userId, accountId, roles } = user(request)
     const rows = await fastify.store.db.selectFrom('installations').selectAll().where('account', '=', accountId).execute()
-    const mine = rows.find(r => r.livemode === (fastify.stripe.mode === 'live' ? 1 : 0)) ?? rows[0]
+    const mine = rows.find(r => r.livemode === fastify.stripe.livemode) ?? rows[0]
     return {
       user_id: userId,
       account_id: accountId,

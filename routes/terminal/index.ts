@@ -295,7 +295,7 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const readerId = request.query.reader_id
     const row = await fastify.store.db.selectFrom('reader_actions').selectAll()
-      .where('reader_id', '=', readerId).where('livemode', '=', fastify.stripe.mode === 'live' ? 1 : 0).executeTakeFirst()
+      .where('reader_id', '=', readerId).where('livemode', '=', fastify.stripe.livemode).executeTakeFirst()
     if (row === undefined) {
       return await reply.code(404).send({ error: { type: 'invalid_request_error', message: `No action recorded for reader ${readerId}.`, code: 'resource_missing' } })
     }
