@@ -139,11 +139,12 @@ t.test('reader actions are readable by POS apps with their API key', async t => 
   const { app } = await build(t, { env: { STRIPE_WEBHOOK_SECRET: SECRET, API_KEY: key } })
   const reader = (status: string, extra: Record<string, unknown> = {}) => ({ id: 'tmr_1', object: 'terminal.reader', action: { type: 'process_payment_intent', status, failure_code: null, failure_message: null, process_payment_intent: { payment_intent: 'pi_1' }, ...extra } })
   const send = async (e: Record<string, unknown>) => { const p = JSON.stringify(e); return await deliver(app, p, sign(p, SECRET)) }
-  await send(event('terminal.reader.action_failed', { created: now() - 10 }, reader('failed', { failure_code: 'card_declined', failure_message: 'The card was declined.' })))
+  const failedAt = now() - 10 // once: computing it twice could straddle a second
+  await send(event('terminal.reader.action_failed', { created: failedAt }, reader('failed', { failure_code: 'card_declined', failure_message: 'The card was declined.' })))
   const get = (id: string, headers: Record<string, string> = { 'x-api-key': key }) => app.inject({ method: 'GET', url: `/reader_action?reader_id=${id}`, headers })
   const res = await get('tmr_1')
   t.equal(res.statusCode, 200)
-  t.same(res.json(), { reader_id: 'tmr_1', action: { type: 'process_payment_intent', status: 'failed', failure_code: 'card_declined', failure_message: 'The card was declined.', payment_intent: 'pi_1', updated_at: new Date((now() - 10) * 1000).toISOString() } })
+  t.same(res.json(), { reader_id: 'tmr_1', action: { type: 'process_payment_intent', status: 'failed', failure_code: 'card_declined', failure_message: 'The card was declined.', payment_intent: 'pi_1', updated_at: new Date(failedAt * 1000).toISOString() } })
   await send(event('terminal.reader.action_succeeded', { created: now() }, reader('succeeded')))
   t.equal((await get('tmr_1')).json().action.status, 'succeeded')
   await send(event('terminal.reader.action_failed', { created: now() - 50 }, reader('failed')))
