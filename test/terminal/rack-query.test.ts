@@ -19,8 +19,12 @@ t.test('Rack 2.2 parse_nested_query semantics (research/terminal.md (b))', async
   t.same(parse('a[][x]=1&a[][y]=2&a[][x]=3'), { a: [{ x: '1', y: '2' }, { x: '3' }] }, 'arrays of hashes')
   t.same(parse('[]=x&=y'), {}, 'no key name')
   t.same(parse('a[=x'), { 'a[': 'x' }, 'an unclosed bracket is part of the name')
-  t.equal(Object.getPrototypeOf(parseNestedQuery('a=1')), null, 'no prototype')
+  const plain = parseNestedQuery('a=1&n[b]=2')
+  t.notOk(Reflect.has(plain, 'toString') || Reflect.has(plain, 'constructor') || Reflect.has(plain.n as object, 'hasOwnProperty'), 'inherits nothing, nested objects neither')
+  t.same(Object.keys(parseNestedQuery('__proto__=x&constructor=y')), ['__proto__', 'constructor'], '__proto__ and constructor are plain keys')
   t.same(parse('__proto__[x]=1'), { ['__proto__']: { x: '1' } })
+  parseNestedQuery('__proto__[polluted]=1&constructor[prototype][polluted]=1')
+  t.equal(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype untouched')
 })
 
 t.test('malformed input is a 400 error', async t => {
