@@ -66,7 +66,10 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   // do not hold the shutdown open until the keep-alive timeout.
   let closing = false
   fastify.addHook('preClose', async () => { closing = true })
-  fastify.addHook('onSend', async (_request, reply) => { if (closing) reply.header('connection', 'close') })
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) reply.header('connection', 'close')
+    done(null, payload)
+  })
 
   // Route areas: each owns its CORS policy, body parsers and auth.
   await fastify.register(health)

@@ -1,6 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { hash, timingSafeEqual } from 'node:crypto'
 
-const digest = (value: string): Buffer => createHash('sha256').update(value).digest()
+// one-shot hash (Node ≥ 20.12): cheaper than createHash().update().digest() on every request
+const digest = (value: string): Buffer => hash('sha256', value, 'buffer')
 
 /**
  * Compares a presented key with every configured key in constant time. Comparing SHA-256 digests

@@ -1,14 +1,14 @@
 import fp from 'fastify-plugin'
-import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
+import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import { digestKeys, matchKey, presentedKey } from '../../lib/api-key.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     apiKeys: {
       /** onRequest hook: 401 unless a configured key is presented (open when none is configured) */
-      require: onRequestAsyncHookHandler
+      require: onRequestHookHandler
       /** onRequest hook: like `require`, but 503 when no key is configured (areas that spend a secret) */
-      requireConfigured: onRequestAsyncHookHandler
+      requireConfigured: onRequestHookHandler
       /** the rate-limit bucket of a request: its valid key's fingerprint, else its IP */
       bucket: (request: FastifyRequest) => string
     }
@@ -44,25 +44,27 @@ export default fp(async function apiKeyAuth (fastify) {
     return request.apiKeyId
   }
 
-  const check = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (identify(request) !== null) return
+  // Callback-style hooks (no promise per request): `done()` lets the request through; after a
+  // reply has been sent, `done` is not called.
+  const check = (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+    if (identify(request) !== null) return done()
     const present = presentedKey(request.headers) !== undefined
-    await unauthorized(reply, present
+    unauthorized(reply, present
       ? 'Invalid API key.'
       : 'An API key is required: send it in the X-API-Key header or as Authorization: Bearer <key>.')
   }
 
   fastify.decorate('apiKeys', {
-    async require (request, reply) {
-      if (!configured) return
-      await check(request, reply)
+    require (request, reply, done) {
+      if (!configured) return done()
+      check(request, reply, done)
     },
-    async requireConfigured (request, reply) {
+    requireConfigured (request, reply, done) {
       if (!configured) {
-        await reply.code(503).send({ error: { type: 'api_error', message: 'API_KEY is not configured: this area requires an API key in every mode.' } })
+        reply.code(503).send({ error: { type: 'api_error', message: 'API_KEY is not configured: this area requires an API key in every mode.' } })
         return
       }
-      await check(request, reply)
+      check(request, reply, done)
     },
     bucket (request) {
       const id = identify(request)
