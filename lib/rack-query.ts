@@ -80,12 +80,7 @@ export function parseNestedQuery (qs: string): RackParams {
     const eq = pair.indexOf('=')
     const k = unescape(eq === -1 ? pair : pair.slice(0, eq))
     const v = eq === -1 ? null : unescape(pair.slice(eq + 1))
-    // a name without brackets is a plain key (Rack's rules reduce to this); nested names take the long way
-    if (k.indexOf('[') === -1 && k.indexOf(']') === -1) {
-      if (k !== '') params[k] = v
-    } else {
-      normalize(params, k, v, MAX_DEPTH)
-    }
+    normalize(params, k, v, MAX_DEPTH)
   }
   return params
 }
