@@ -2,7 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import cors from '@fastify/cors'
 import Stripe from 'stripe'
-import { HttpError, NoStripeKeyError, describeError, mapStripeError } from '../../lib/errors.js'
+import { HttpError, NoStripeKeyError, describeError, errorBody, mapStripeError } from '../../lib/errors.js'
 import { parseNestedQuery, present, type RackParams, type RackValue } from '../../lib/rack-query.js'
 import { keyProblem, validationText } from '../../lib/terminal.js'
 import * as S from '../../schemas/terminal.js'
@@ -303,7 +303,7 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
     const row = await fastify.store.db.selectFrom('reader_actions').selectAll()
       .where('reader_id', '=', readerId).where('livemode', '=', fastify.stripe.livemode).executeTakeFirst()
     if (row === undefined) {
-      return await reply.code(404).send({ error: { type: 'invalid_request_error', message: `No action recorded for reader ${readerId}.`, code: 'resource_missing' } })
+      return await reply.code(404).send(errorBody({ type: 'invalid_request_error', message: `No action recorded for reader ${readerId}.`, code: 'resource_missing' }))
     }
     const { type, status, failure_code, failure_message, payment_intent, updated_at } = row
     return { reader_id: readerId, action: { type, status, failure_code, failure_message, payment_intent, updated_at } }
