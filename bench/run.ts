@@ -11,13 +11,13 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import autocannon from 'autocannon'
+import { BENCH_KEY } from './key.js'
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 3)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10)
 /** run only the scenarios whose name contains this text */
 const ONLY = process.env.BENCH_ONLY ?? ''
-const KEY = 'bench-key-0123456789abcdef0123456789'
 
 async function start (role: string, env: Record<string, string> = {}): Promise<{ port: number, child: ChildProcess }> {
   // the compiled build, as in production (no TypeScript loader, no source-mapped stacks)
@@ -58,7 +58,7 @@ function options (port: number, s: Scenario): autocannon.Options {
     url: `http://127.0.0.1:${port}${s.path}`,
     method: s.method,
     connections: CONNECTIONS,
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-api-key': KEY, origin: 'https://pos.example.com' },
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-api-key': BENCH_KEY, origin: 'https://pos.example.com' },
     ...(s.body === undefined ? {} : { body: s.body })
   }
 }

@@ -13,12 +13,12 @@ import { request } from 'undici'
 import app, { serverOptions } from '../app.js'
 import { loadConfig } from '../lib/config.js'
 import { FakeStripe } from '../test/support/fake-stripe.js'
+import { BENCH_KEY } from './key.js'
 
 const role = process.argv[2]
 // exit normally on a signal, so `node --cpu-prof` can write its profile
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0))
 const stripeBase = process.env.STRIPE_API_BASE ?? ''
-export const BENCH_KEY = 'bench-key-0123456789abcdef0123456789'
 
 if (role === 'fake') {
   const fake = await new FakeStripe().start()
