@@ -57,9 +57,10 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.addHook('onRequest', fastify.rateLimit())
   fastify.addHook('onRequest', fastify.apiKeys.require)
 
-  // Bodies as Rack read them; a request is never refused for its content type.
+  // Bodies as Rack read them; a request is never refused for its content type. The two usual
+  // types are named beside the catch-all because Fastify caches lookups only for named types.
   fastify.removeAllContentTypeParsers()
-  fastify.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+  fastify.addContentTypeParser(['application/x-www-form-urlencoded', 'application/json', '*'], { parseAs: 'string' }, (request, body, done) => {
     const text = body as string
     const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
     if (text.trim() === '') return done(null, {})

@@ -71,3 +71,19 @@ t.test('a request is never refused for its content type', async t => {
   const text = await app.inject({ method: 'POST', url: '/connection_token', headers: { 'content-type': 'text/plain' }, payload: 'hello' })
   t.equal(text.statusCode, 200, 'a text body is ignored')
 })
+
+t.test('form and JSON bodies are read whatever the case and parameters of their content type', async t => {
+  const { app, fake } = await build(t)
+  const bodies: Array<[string, string]> = [
+    ['Application/X-WWW-Form-URLEncoded', 'amount=101'],
+    ['application/x-www-form-urlencoded ; charset=UTF-8', 'amount=102'],
+    ['APPLICATION/JSON', '{"amount":103}'],
+    ['application/json;charset=utf-8', '{"amount":104}'],
+    ['application/merge-patch+json', '{"amount":105}']
+  ]
+  for (const [type, payload] of bodies) {
+    const res = await app.inject({ method: 'POST', url: '/create_payment_intent', headers: { 'content-type': type }, payload })
+    t.equal(res.statusCode, 200, type)
+  }
+  t.same(fake.calls.map(c => c.params.amount), ['101', '102', '103', '104', '105'], 'each amount reached Stripe')
+})
