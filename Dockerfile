@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# Build: compile TypeScript and the better-sqlite3 addon, then keep production dependencies only.
+# Build: transpile TypeScript (esbuild) and compile the better-sqlite3 addon, then keep production dependencies only.
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update \
@@ -7,7 +7,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json app.ts server.ts ./
+COPY app.ts server.ts ./
 COPY lib ./lib
 COPY plugins ./plugins
 COPY routes ./routes

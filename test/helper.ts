@@ -1,3 +1,5 @@
+import { once } from 'node:events'
+import { createServer } from 'node:net'
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
@@ -114,4 +116,13 @@ export function childEnv (extra: Record<string, string | undefined>): NodeJS.Pro
   }
   // tap's process tracking may still wrap the spawn: tell it explicitly to record no coverage
   return { ...env, _TAPJS_PROCESSINFO_COVERAGE_: '0', ...extra }
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export async function freePort (): Promise<number> {
+  const s = createServer().listen(0, '127.0.0.1')
+  await once(s, 'listening')
+  const port = (s.address() as { port: number }).port
+  s.close()
+  return port
 }

@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 import t from 'tap'
-import { build, childEnv } from '../helper.js'
+import { build, childEnv, freePort } from '../helper.js'
 import { FakeStripe } from '../support/fake-stripe.js'
 
 const SECRETS = {
@@ -46,13 +45,6 @@ t.test('404s are rate limited: scanning for routes costs the scanner', async t =
   t.same(codes, [404, 404, 429])
 })
 
-async function freePort (): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1')
-  await once(s, 'listening')
-  const port = (s.address() as { port: number }).port
-  s.close()
-  return port
-}
 
 t.test('server.ts: SIGTERM lets a slow in-flight request finish with 200, then exits 0; the HEALTHCHECK passes', async t => {
   const fake = await new FakeStripe().start()
