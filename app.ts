@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastify'
 import type { Config } from './lib/config.js'
 import { list, readEnv } from './lib/config.js'
-import { describeError, errorBody } from './lib/errors.js'
+import { describeError, errorBody, logOutcome } from './lib/errors.js'
 import { loggerOptions } from './lib/logger.js'
 import config from './plugins/app/config.js'
 import redis from './plugins/app/redis.js'
@@ -80,7 +80,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
 
   fastify.setErrorHandler(function errorHandler (error: FastifyError, request, reply) {
     const e = describeError(error)
-    if (e.internal) request.log.error({ err: error }, 'unhandled error')
+    logOutcome(request.log, e, error)
     return reply.code(e.status).headers(e.headers).send(errorBody(e))
   })
 

@@ -1,4 +1,5 @@
 import Stripe from 'stripe'
+import { maskSecrets } from './redact.js'
 
 /** An error a handler throws on purpose: its status and message reach the client as they are. */
 export class HttpError extends Error {
@@ -22,6 +23,14 @@ export class NoStripeKeyError extends HttpError {
   }
 }
 
+/** A Stripe failure raised with its own prefix (a route's second Stripe call that the original worded apart). */
+export class PrefixedError extends Error {
+  constructor (readonly prefix: string, readonly cause: unknown) {
+    super(prefix)
+    this.name = 'PrefixedError'
+  }
+}
+
 export interface MappedError {
   status: number
   type: string
@@ -29,6 +38,10 @@ export interface MappedError {
   message: string
   /** true when Stripe itself answered (any status), false for network failures */
   answered: boolean
+  /** Stripe's `request-id`, to find the call in the Dashboard */
+  requestId: string | null
+  /** the status Stripe answered with (undefined when it did not answer) */
+  stripeStatus?: number
 }
 
 const PASSTHROUGH = new Set([400, 401, 402, 403, 404, 409, 429])
@@ -43,7 +56,14 @@ export function mapStripeError (err: unknown): MappedError | undefined {
   if (err instanceof Stripe.errors.StripeConnectionError) {
     const timeout = /timeout/i.test(err.message) ||
       (err.detail as { code?: string } | undefined)?.code === Stripe.HttpClient.TIMEOUT_ERROR_CODE
-    return { status: timeout ? 504 : 502, type: 'api_connection_error', code: timeout ? 'timeout' : 'unreachable', message: err.message, answered: false }
+    return {
+      status: timeout ? 504 : 502,
+      type: 'api_connection_error',
+      code: timeout ? 'timeout' : 'unreachable',
+      message: maskSecrets(err.message),
+      answered: false,
+      requestId: null
+    }
   }
   if (err instanceof Stripe.errors.StripeSignatureVerificationError) return undefined
   const status = err.statusCode ?? 502
@@ -51,8 +71,11 @@ export function mapStripeError (err: unknown): MappedError | undefined {
     status: PASSTHROUGH.has(status) ? status : 502,
     type: err.rawType ?? 'api_error',
     code: err.code ?? null,
-    message: err.message,
-    answered: err.statusCode !== undefined
+    // stripe-mock echoes the whole key in its 401 text; a till shows this text to a person
+    message: maskSecrets(err.message),
+    answered: err.statusCode !== undefined,
+    requestId: err.requestId ?? null,
+    ...(err.statusCode === undefined ? {} : { stripeStatus: err.statusCode })
   }
 }
 
@@ -64,6 +87,8 @@ export interface ErrorOutcome {
   headers: Record<string, string>
   /** a Stripe error: answered by Stripe (true) or a network failure (false); undefined otherwise */
   stripeAnswered?: boolean
+  /** what an operator needs to find a failed Stripe call (never a key) */
+  stripe?: { type: string, code: string | null, message: string, request_id: string | null, status?: number }
   /** not the caller's doing: log it, and show no detail */
   internal: boolean
 }
@@ -73,8 +98,24 @@ export interface ErrorOutcome {
  * render it (JSON envelope, or the Terminal API's text) and add their own wording.
  */
 export function describeError (error: unknown): ErrorOutcome {
+  if (error instanceof PrefixedError) {
+    const inner = describeError(error.cause)
+    return { ...inner, message: `${error.prefix} ${inner.message}` }
+  }
   const stripe = mapStripeError(error)
-  if (stripe !== undefined) return { status: stripe.status, type: stripe.type, message: stripe.message, code: stripe.code, headers: {}, stripeAnswered: stripe.answered, internal: false }
+  if (stripe !== undefined) {
+    const { type, code, message, requestId, stripeStatus } = stripe
+    return {
+      status: stripe.status,
+      type,
+      message,
+      code,
+      headers: {},
+      stripeAnswered: stripe.answered,
+      stripe: { type, code, message, request_id: requestId, ...(stripeStatus === undefined ? {} : { status: stripeStatus }) },
+      internal: false
+    }
+  }
   if (error instanceof HttpError) return { status: error.statusCode, type: error.type, message: error.message, code: error.code, headers: error.headers, internal: false }
   const e = error as { statusCode?: number, message?: string, code?: string, error?: { message?: string } }
   const status = e.statusCode ?? 500
@@ -86,3 +127,14 @@ export function describeError (error: unknown): ErrorOutcome {
 
 export const errorBody = (e: Pick<ErrorOutcome, 'type' | 'message' | 'code'>): { error: { type: string, message: string, code: string | null } } =>
   ({ error: { type: e.type, message: e.message, code: e.code } })
+
+interface Log { warn: (obj: object, msg: string) => void, error: (obj: object, msg: string) => void }
+
+/**
+ * The one log line of a failed request: an internal error with its stack, a failed Stripe call
+ * with Stripe's type, code, message and request id at warn (messages are masked; never a key).
+ */
+export function logOutcome (log: Log, e: ErrorOutcome, error: unknown): void {
+  if (e.internal) log.error({ err: error }, 'unhandled error')
+  else if (e.stripe !== undefined) log.warn({ status: e.status, stripe: e.stripe }, e.stripeAnswered === true ? 'Stripe call failed' : 'Stripe unreachable')
+}

@@ -2,6 +2,17 @@
 const SECRET = /\b(sk|rk|whsec|absec)_(test_|live_)?[A-Za-z0-9]+/g
 const QUERY_KEY = /([?&](?:api_key|apikey|key|token)=)[^&"\s]*/gi
 
+const SECRET_IN_TEXT = /\b(sk|rk|pk|whsec|absec)_(test_|live_)?([A-Za-z0-9_]+)/g
+
+/**
+ * Masks every secret-looking value in a text a caller will read, as Stripe does: the kind, the
+ * mode and at most the last four characters (`sk_test_…mock`); a short key shows no characters.
+ */
+export function maskSecrets (text: string): string {
+  return text.replace(SECRET_IN_TEXT, (_m, kind: string, mode: string | undefined, rest: string) =>
+    `${kind}_${mode ?? ''}…${rest.length > 8 ? rest.slice(-4) : ''}`)
+}
+
 /** Masks every secret-looking value in a string (a log line, an error text). */
 export function redactSecrets (text: string): string {
   return text.replace(SECRET, (_m, kind: string, mode: string | undefined) => `${kind}_${mode ?? ''}[REDACTED]`)

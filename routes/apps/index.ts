@@ -1,7 +1,7 @@
 import type { FastifyError } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import cors from '@fastify/cors'
-import { HttpError, describeError, errorBody } from '../../lib/errors.js'
+import { HttpError, describeError, errorBody, logOutcome } from '../../lib/errors.js'
 import { useRawBody } from '../../plugins/app/raw-body.js'
 import * as S from '../../schemas/apps.js'
 import { ErrorBody } from '../../schemas/common.js'
@@ -31,7 +31,7 @@ const apps: FastifyPluginAsyncTypebox = async (fastify) => {
       return reply.code(400).send(errorBody({ type: 'invalid_request_error', message: `Invalid signed parameter '${name}': ${e?.message ?? 'not valid'}`, code: 'parameter_invalid' }))
     }
     const e = describeError(error)
-    if (e.internal) request.log.error({ err: error }, 'unhandled error')
+    logOutcome(request.log, e, error)
     return reply.code(e.status).headers(e.headers).send(errorBody(e))
   })
 

@@ -2,12 +2,24 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import cors from '@fastify/cors'
 import { Agent, request as upstream, errors } from 'undici'
 import { allowed, safeUpstreamPath } from '../../lib/proxy-config.js'
+import { maskSecrets } from '../../lib/redact.js'
 import { useRawBody } from '../../plugins/app/raw-body.js'
 
 /** Request headers a caller may send upstream; everything else (Authorization, Cookie, X-API-Key, Host, hop-by-hop) stays here. */
 const FORWARDED = ['idempotency-key', 'stripe-version', 'content-type', 'accept']
 /** Response headers never passed back. */
 const DROPPED = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'set-cookie', 'content-length'])
+
+/** type, code and message of a Stripe error envelope, masked (upstream texts may echo a key). */
+function stripeErrorFields (text: string): { type?: string, code?: string, message?: string } {
+  try {
+    const { error } = JSON.parse(text) as { error?: { type?: unknown, code?: unknown, message?: unknown } }
+    const str = (v: unknown): string | undefined => typeof v === 'string' ? maskSecrets(v.slice(0, 500)) : undefined
+    return { type: str(error?.type), code: str(error?.code), message: str(error?.message) }
+  } catch {
+    return {}
+  }
+}
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT'])
 
@@ -77,8 +89,15 @@ const proxy: FastifyPluginAsync = async (fastify) => {
       })
       const out: Record<string, string | string[]> = {}
       for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && !DROPPED.has(k)) out[k] = v
-      request.log.info({ ...log, status: res.statusCode, ms: Date.now() - started, request_id: res.headers['request-id'] }, 'proxied')
-      return reply.code(res.statusCode).headers(out).send(res.body)
+      const done = { ...log, status: res.statusCode, ms: Date.now() - started, request_id: res.headers['request-id'] }
+      if (res.statusCode < 400) {
+        request.log.info(done, 'proxied')
+        return reply.code(res.statusCode).headers(out).send(res.body)
+      }
+      // An error answer is small: read it, so the operator sees Stripe's type, code and message.
+      const text = await res.body.text()
+      request.log.warn({ ...done, stripe: stripeErrorFields(text) }, 'proxied call failed')
+      return reply.code(res.statusCode).headers(out).send(text)
     } catch (err) {
       const code = (err as { code?: string }).code ?? ''
       const timeout = TIMEOUT_CODES.has(code) || err instanceof errors.HeadersTimeoutError

@@ -2,7 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import cors from '@fastify/cors'
 import Stripe from 'stripe'
-import { HttpError, NoStripeKeyError, describeError, errorBody, mapStripeError } from '../../lib/errors.js'
+import { HttpError, NoStripeKeyError, PrefixedError, describeError, errorBody, logOutcome } from '../../lib/errors.js'
 import { parseNestedQuery, present, type RackParams, type RackValue } from '../../lib/rack-query.js'
 import { keyProblem, validationText } from '../../lib/terminal.js'
 import * as S from '../../schemas/terminal.js'
@@ -107,13 +107,13 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
       return sendError(request, reply, 400, validationText(error.validation, error.validationContext), 'invalid_request_error', 'parameter_invalid')
     }
     const p = request.routeOptions.config.errorPrefix
-    const prefix = typeof p === 'function' ? p((request.body ?? {}) as Record<string, unknown>) : p
+    // an error with its own prefix (the attach route's customer lookup) carries it in its message
+    const prefix = error instanceof PrefixedError ? undefined : typeof p === 'function' ? p((request.body ?? {}) as Record<string, unknown>) : p
     const withPrefix = (message: string): string => prefix === undefined ? message : `${prefix} ${message}`
     const e = describeError(error)
-    if (e.internal) request.log.error({ err: error }, 'unhandled error')
+    logOutcome(request.log, e, error)
     // No key for a route the original did not check: its prefix and a 402, as a Stripe error would be
     if (error instanceof NoStripeKeyError) return sendError(request, reply, 402, withPrefix(e.message), 'invalid_request_error', e.code)
-    if (e.stripeAnswered === false) request.log.warn({ status: e.status, code: e.code }, 'Stripe unreachable')
     if (e.stripeAnswered !== undefined) {
       // Stripe answered (any status, after stripe-node's retries): 402 with Stripe's message
       return sendError(request, reply, e.stripeAnswered ? 402 : e.status, withPrefix(e.message), e.type, e.code)
@@ -212,10 +212,8 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
       const found = await client.customers.list({ email: 'example@test.com', limit: 1 })
       customer = found.data.length === 1 ? found.data[0]! : await client.customers.create({ email: 'example@test.com' })
     } catch (err) {
-      const mapped = mapStripeError(err)
-      if (mapped === undefined) throw err
       // The original meant this text (its own bug turned it into a 500).
-      throw new HttpError(mapped.answered ? 402 : mapped.status, `Error creating or retrieving customer! ${mapped.message}`, mapped.type, mapped.code)
+      throw new PrefixedError('Error creating or retrieving customer!', err)
     }
     const pm = await client.paymentMethods.attach((request.body as Params).payment_method_id as string, { customer: customer.id, expand: ['customer'] })
     request.log.info({ customer: customer.id }, 'Attached PaymentMethod to Customer')

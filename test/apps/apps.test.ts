@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { build, needs, pgUrl, sign, signRotated, TEST_DATABASE_URL } from '../helper.js'
+import { stripeError } from '../support/fake-stripe.js'
 
 const SECRET = 'absec_test_123'
 const NEW_SECRET = 'absec_test_456'
@@ -230,4 +231,13 @@ t.test('CORS: a real preflight from origin null is answered with *; the Terminal
   t.equal(terminal.headers.get('access-control-allow-origin'), null, 'null origin refused by the Terminal allowlist')
   const webhooks = await fetch(`${base}/webhooks`, { method: 'OPTIONS', headers: { origin: 'null', 'access-control-request-method': 'POST' } })
   t.equal(webhooks.headers.get('access-control-allow-origin'), null, 'webhooks: no CORS')
+})
+
+t.test('a failed Stripe call from /apps is logged at warn with Stripe\'s fields', async t => {
+  const { app, fake, logs } = await build(t, { env: ENV })
+  fake.on('GET', '/v1/account', { ...stripeError(403, 'invalid_request_error', 'The provided key does not have access to account acct_1.', { code: 'account_invalid' }), headers: { 'request-id': 'req_apps1' } })
+  const { body, header } = signed()
+  const res = await call(app, '/apps/account', body, header)
+  t.equal(res.statusCode, 403)
+  t.match(logs.find(l => l.msg === 'Stripe call failed'), { level: 40, stripe: { type: 'invalid_request_error', code: 'account_invalid', request_id: 'req_apps1' } })
 })

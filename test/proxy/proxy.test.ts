@@ -4,6 +4,7 @@ import https from 'node:https'
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { build } from '../helper.js'
+import { stripeError } from '../support/fake-stripe.js'
 import { compileRule, parseProxyYaml, safeUpstreamPath, STRIPE_READ_ONLY } from '../../lib/proxy-config.js'
 
 const KEY = 'k'.repeat(32)
@@ -246,4 +247,14 @@ t.test('path rules and the default allowlist', async t => {
   t.notOk(rule.re.test('/v1/customers'))
   t.equal(safeUpstreamPath('/v1/charges'), '/v1/charges')
   for (const bad of ['/v1/../x', '/v1/./x', '/v1/%2E%2E/x', '/v1//x', 'v1/x', '/v1/a%2fb', '/v1/a\\b']) t.equal(safeUpstreamPath(bad), undefined, bad)
+})
+
+t.test('an upstream error answer passes through and is logged at warn with Stripe\'s fields, masked', async t => {
+  const { app, fake, logs, rawLogs } = await build(t, { env: { API_KEY: KEY, STRIPE_PROXY_KEY: PROXY_KEY } })
+  fake.on('GET', '/v1/customers/cus_x', { ...stripeError(404, 'invalid_request_error', `No such customer: 'cus_x'; key ${PROXY_KEY}`, { code: 'resource_missing' }), headers: { 'request-id': 'req_px1' } })
+  const res = await get(app, '/v1/apis/http/stripe/v1/customers/cus_x')
+  t.equal(res.statusCode, 404)
+  t.equal(res.json().error.code, 'resource_missing', 'the body passes through')
+  t.match(logs.find(l => l.msg === 'proxied call failed'), { level: 40, status: 404, request_id: 'req_px1', stripe: { type: 'invalid_request_error', code: 'resource_missing', message: /^No such customer/ } })
+  t.notOk(rawLogs.join('').includes('proxykey123'), 'the adapter key is not logged')
 })

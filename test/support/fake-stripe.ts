@@ -176,6 +176,29 @@ function route (call: Call): Reply {
   return stripeError(404, 'invalid_request_error', `Unrecognized request URL (${call.method}: ${call.path}).`)
 }
 
+/**
+ * stripe-mock's key rule (stripe/stripe-mock server/server.go, validateAuth): `Bearer <key>` or
+ * `Basic <base64 key>`, the key exactly three `_`-separated parts, `sk` or `rk`, then `test`, then
+ * anything non-empty. Its 401 text echoes the whole Authorization header.
+ */
+export function stripeMockAuth (auth: string): Reply | undefined {
+  const parts = auth.split(' ')
+  let key = ''
+  if (parts.length === 2 && parts[1] !== '') {
+    if (parts[0] === 'Bearer') key = parts[1]!
+    if (parts[0] === 'Basic') key = Buffer.from(parts[1]!, 'base64').toString('utf8')
+  }
+  const k = key.split('_')
+  if (k.length === 3 && (k[0] === 'sk' || k[0] === 'rk') && k[1] === 'test' && k[2] !== '') return undefined
+  return stripeError(401, 'invalid_request_error', 'Please authenticate by specifying an `Authorization` header with any valid looking testmode ' +
+    `secret API key. For example, \`Authorization: Bearer sk_test_123\`. Authorization was '${auth}'.`)
+}
+
+export interface FakeStripeOptions {
+  /** `stripe` (default): any sk_/rk_ test or live key; `stripe-mock`: stripe-mock's exact rule */
+  auth?: 'stripe' | 'stripe-mock'
+}
+
 export class FakeStripe {
   readonly calls: Call[] = []
   readonly specViolations: string[] = []
@@ -183,6 +206,8 @@ export class FakeStripe {
   private readonly sockets = new Set<Socket>()
   private readonly server = http.createServer((req, res) => { this.handle(req, res) })
   url = ''
+
+  constructor (private readonly options: FakeStripeOptions = {}) {}
 
   async start (): Promise<this> {
     this.server.on('connection', s => { this.sockets.add(s); s.on('close', () => this.sockets.delete(s)) })
@@ -243,13 +268,17 @@ export class FakeStripe {
       if (override !== undefined) {
         override.times--
         reply = typeof override.reply === 'function' ? override.reply(call) : override.reply
-      } else if (!/^Bearer (sk|rk)_(test|live)_\S+$/.test(call.authorization ?? '')) {
-        reply = stripeError(401, 'invalid_request_error', `Invalid API Key provided: ${(call.authorization ?? '').slice(7, 15)}***`)
       } else {
-        reply = route(call)
+        reply = this.authProblem(call.authorization ?? '') ?? route(call)
       }
       this.send(res, reply)
     })
+  }
+
+  private authProblem (auth: string): Reply | undefined {
+    if (this.options.auth === 'stripe-mock') return stripeMockAuth(auth)
+    if (/^Bearer (sk|rk)_(test|live)_\S+$/.test(auth)) return undefined
+    return stripeError(401, 'invalid_request_error', `Invalid API Key provided: ${auth.slice(7, 15)}***`)
   }
 
   private send (res: http.ServerResponse, reply: Reply): void {

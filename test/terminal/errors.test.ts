@@ -204,3 +204,17 @@ t.test('a wrong method on a known path → 404, never 500', async t => {
   }
   t.equal((await app.inject({ method: 'POST', url: '/connection_token/' })).statusCode, 404, 'a trailing slash is another path, as in the original')
 })
+
+t.test('a failed Stripe call is logged at warn with Stripe\'s type, code, message and request id, never the key', async t => {
+  const { app, fake, logs, rawLogs } = await build(t, { env: { STRIPE_TEST_SECRET_KEY: 'sk_test_4eC39HqLyjWDarjtT1zdp7dc', STRIPE_TIMEOUT_MS: '200' } })
+  fake.on('POST', '/v1/payment_intents', { ...stripeError(402, 'card_error', 'Your card was declined.', { code: 'card_declined' }), headers: { 'request-id': 'req_declined1' } })
+  await app.inject({ method: 'POST', url: '/create_payment_intent', headers: FORM, payload: 'amount=100' })
+  const line = logs.find(l => l.msg === 'Stripe call failed')
+  t.match(line, { level: 40, status: 402, stripe: { type: 'card_error', code: 'card_declined', message: 'Your card was declined.', request_id: 'req_declined1', status: 402 } })
+
+  fake.on('POST', '/v1/terminal/connection_tokens', { hang: true })
+  const timedOut = await app.inject({ method: 'POST', url: '/connection_token' })
+  t.equal(timedOut.statusCode, 504)
+  t.match(logs.find(l => l.msg === 'Stripe unreachable'), { level: 40, status: 504, stripe: { type: 'api_connection_error', code: 'timeout', request_id: null } })
+  t.notMatch(rawLogs.join(''), '4eC39HqLyjWDarjtT1zdp7dc', 'the key never appears')
+})
