@@ -5,6 +5,7 @@ import Stripe from 'stripe'
 import { HttpError, NoStripeKeyError, PrefixedError, describeError, errorBody, logOutcome } from '../../lib/errors.js'
 import { parseNestedQuery, present, type RackParams, type RackValue } from '../../lib/rack-query.js'
 import { keyProblem, validationText } from '../../lib/terminal.js'
+import { versioned } from '../../lib/stripe-version.js'
 import * as S from '../../schemas/terminal.js'
 import { ErrorBody } from '../../schemas/common.js'
 
@@ -271,7 +272,8 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: { tags, security, consumes, summary: 'Hand a SetupIntent to a reader', body: S.ProcessSetupIntentBody, response: { 200: S.StripeObject } }
   }, async (request) => {
     const b = request.body as Params
-    return await stripe().terminal.readers.processSetupIntent(b.reader_id as string, { setup_intent: b.setup_intent_id as string, allow_redisplay: 'always' })
+    const params = { setup_intent: b.setup_intent_id as string, ...versioned('terminal.readers.process_setup_intent', config.apiVersion) }
+    return await stripe().terminal.readers.processSetupIntent(b.reader_id as string, params as Stripe.Terminal.ReaderProcessSetupIntentParams)
   })
 
   fastify.post('/cancel_reader_action', {

@@ -262,7 +262,7 @@ export class FakeStripe {
         authorization: header('authorization')
       }
       this.calls.push(call)
-      this.specViolations.push(...specProblems(call.method, call.path, call.method === 'GET' ? call.query : call.params))
+      this.specViolations.push(...specProblems(call.method, call.path, call.method === 'GET' ? call.query : call.params, call.stripeVersion))
       const override = this.overrides.find(o => o.method === call.method && o.path.test(call.path) && o.times > 0)
       let reply: Reply
       if (override !== undefined) {

@@ -1,6 +1,7 @@
 /**
  * Checks a call against Stripe's official OpenAPI spec (../shared/stripe-openapi, trimmed): the
- * method and path must be an operation, and every top-level parameter one the operation names.
+ * method and path must be an operation, every top-level parameter one the operation names, and
+ * every parameter it requires present, for the API version the call was made with.
  * Users' clones do not have the file: then nothing is checked, and test/stripe-spec.test.ts says so.
  */
 import { existsSync, readFileSync } from 'node:fs'
@@ -9,12 +10,19 @@ import { fileURLToPath } from 'node:url'
 export const SPEC_PATH = fileURLToPath(new URL('../../../shared/stripe-openapi/spec3.trimmed.json', import.meta.url))
 export const specAvailable = existsSync(SPEC_PATH)
 
-/** Parameters Stripe added after the spec's API version (2023-08-16) that the service sends. */
-const NEWER_PARAMS: Record<string, string[]> = {
-  'POST /v1/terminal/readers/{reader}/process_setup_intent': ['allow_redisplay']
-}
+/** The spec's own API version: calls pinned to it or older are checked against it as it is. */
+export const SPEC_VERSION = '2023-08-16'
 
-interface Operation { template: string, re: RegExp, params: Set<string> }
+/**
+ * Changes to the called operations after the spec's version, from Stripe's changelog: from
+ * `since` on, `removed` are no longer accepted and `added` are (and `required` must be sent).
+ */
+const LATER_CHANGES: Array<{ op: string, since: string, removed: string[], added: string[], required: string[] }> = [
+  // docs.stripe.com/changelog/acacia/2024-09-30/terminal-remove-customer-consent-require-allow-redisplay
+  { op: 'POST /v1/terminal/readers/{reader}/process_setup_intent', since: '2024-09-30', removed: ['customer_consent_collected'], added: ['allow_redisplay'], required: ['allow_redisplay'] }
+]
+
+interface Operation { template: string, re: RegExp, params: Set<string>, required: Set<string> }
 
 function load (): Map<string, Operation[]> {
   const ops = new Map<string, Operation[]>()
@@ -24,13 +32,12 @@ function load (): Map<string, Operation[]> {
     for (const [method, op] of Object.entries(item)) {
       const m = method.toUpperCase()
       if (m !== 'GET' && m !== 'POST' && m !== 'DELETE') continue
-      const params = new Set<string>([
-        ...Object.keys(op.requestBody?.content?.['application/x-www-form-urlencoded']?.schema?.properties ?? {}),
-        ...((op.parameters ?? []) as Array<{ in: string, name: string }>).filter(p => p.in === 'query').map(p => p.name),
-        ...(NEWER_PARAMS[`${m} ${template}`] ?? [])
-      ])
+      const body = op.requestBody?.content?.['application/x-www-form-urlencoded']?.schema
+      const query = ((op.parameters ?? []) as Array<{ in: string, name: string, required?: boolean }>).filter(p => p.in === 'query')
+      const params = new Set<string>([...Object.keys(body?.properties ?? {}), ...query.map(p => p.name)])
+      const required = new Set<string>([...((body?.required ?? []) as string[]), ...query.filter(p => p.required === true).map(p => p.name)])
       const re = new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`)
-      ops.set(m, [...(ops.get(m) ?? []), { template, re, params }])
+      ops.set(m, [...(ops.get(m) ?? []), { template, re, params, required }])
     }
   }
   return ops
@@ -38,12 +45,30 @@ function load (): Map<string, Operation[]> {
 
 const operations = load()
 
-export function specProblems (method: string, path: string, params: Record<string, unknown>): string[] {
+/** The operation as it stands at `version` (YYYY-MM-DD…), after the later changes that apply. */
+function atVersion (method: string, op: Operation, version: string): Operation {
+  const date = version.slice(0, 10)
+  const params = new Set(op.params)
+  const required = new Set(op.required)
+  for (const c of LATER_CHANGES) {
+    if (c.op !== `${method} ${op.template}` || date < c.since) continue
+    for (const p of c.removed) { params.delete(p); required.delete(p) }
+    for (const p of c.added) params.add(p)
+    for (const p of c.required) required.add(p)
+  }
+  return { ...op, params, required }
+}
+
+export function specProblems (method: string, path: string, params: Record<string, unknown>, version = SPEC_VERSION): string[] {
   if (!specAvailable) return []
   // the most specific template first: a literal segment beats a {param}
   const candidates = (operations.get(method) ?? []).filter(o => o.re.test(path))
     .sort((a, b) => (a.template.match(/\{/g) ?? []).length - (b.template.match(/\{/g) ?? []).length)
-  const op = candidates[0]
-  if (op === undefined) return [`${method} ${path}: no such operation in Stripe's API`]
-  return Object.keys(params).filter(k => !op.params.has(k)).map(k => `${method} ${op.template}: unknown parameter '${k}'`)
+  const found = candidates[0]
+  if (found === undefined) return [`${method} ${path}: no such operation in Stripe's API`]
+  const op = atVersion(method, found, version)
+  return [
+    ...Object.keys(params).filter(k => !op.params.has(k)).map(k => `${method} ${op.template} (${version}): unknown parameter '${k}'`),
+    ...[...op.required].filter(k => params[k] === undefined).map(k => `${method} ${op.template} (${version}): missing required parameter '${k}'`)
+  ]
 }

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { build } from '../helper.js'
+import { VERSIONS } from './support.js'
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
 const KEY = 'k'.repeat(32)
@@ -87,3 +88,17 @@ t.test('form and JSON bodies are read whatever the case and parameters of their 
   }
   t.same(fake.calls.map(c => c.params.amount), ['101', '102', '103', '104', '105'], 'each amount reached Stripe')
 })
+
+for (const version of VERSIONS) {
+  t.test(`process_setup_intent sends the consent parameter the pinned version defines (API ${version})`, async t => {
+    const { app, fake } = await build(t, { env: { STRIPE_API_VERSION: version } })
+    const res = await app.inject({ method: 'POST', url: '/process_setup_intent', headers: FORM, payload: 'reader_id=tmr_1&setup_intent_id=seti_1' })
+    t.equal(res.statusCode, 200)
+    const call = fake.callsTo('POST', '/v1/terminal/readers/tmr_1/process_setup_intent')[0]
+    t.equal(call?.stripeVersion, version)
+    // before 2024-09-30.acacia Stripe requires customer_consent_collected and rejects allow_redisplay
+    t.same(call?.params, version < '2024-09-30'
+      ? { setup_intent: 'seti_1', customer_consent_collected: 'true' }
+      : { setup_intent: 'seti_1', allow_redisplay: 'always' })
+  })
+}
