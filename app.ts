@@ -35,6 +35,9 @@ export function serverOptions (cfg: Config, logStream?: NodeJS.WritableStream): 
     // the JS demo sends `//connection_token` when its backend URL ends in '/'
     routerOptions: { ignoreDuplicateSlashes: true },
     requestIdHeader: false,
+    // Coerce scalars ("100" → 100) but never a list into a scalar: `payment_intent_id[]=pi_1` is a
+    // 400 naming the parameter, not a call with pi_1 (Fastify's default is coerceTypes: 'array').
+    ajv: { customOptions: { coerceTypes: true } },
     bodyLimit: 1024 * 1024,
     connectionTimeout: 120_000,
     requestTimeout: 60_000,

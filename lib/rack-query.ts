@@ -89,3 +89,20 @@ export function parseNestedQuery (qs: string): RackParams {
 export function present (value: RackValue | undefined): value is Exclude<RackValue, null> {
   return value !== null && value !== undefined
 }
+
+/** Removes absent values (null, from a bare key or JSON) in place, at every depth. */
+export function dropAbsent (params: RackParams | RackValue[]): void {
+  if (Array.isArray(params)) {
+    for (let i = params.length - 1; i >= 0; i--) {
+      const v = params[i]
+      if (v === null || v === undefined) params.splice(i, 1)
+      else if (typeof v === 'object') dropAbsent(v)
+    }
+    return
+  }
+  for (const k in params) {
+    const v = params[k]
+    if (v === null || v === undefined) delete params[k]
+    else if (typeof v === 'object') dropAbsent(v)
+  }
+}

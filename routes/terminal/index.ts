@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import cors from '@fastify/cors'
 import Stripe from 'stripe'
 import { HttpError, NoStripeKeyError, PrefixedError, describeError, errorBody, logOutcome } from '../../lib/errors.js'
-import { parseNestedQuery, present, type RackParams, type RackValue } from '../../lib/rack-query.js'
+import { dropAbsent, parseNestedQuery, present, type RackParams, type RackValue } from '../../lib/rack-query.js'
 import { keyProblem, validationText } from '../../lib/terminal.js'
 import { versioned } from '../../lib/stripe-version.js'
 import * as S from '../../schemas/terminal.js'
@@ -84,12 +84,21 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
 
   // Sinatra's params: the query string merged with the body, the body winning.
   // (Callback-style hooks here: no promise per request on the hot path.)
+  // A bare key (`currency` with no `=`) or a JSON null is "not sent", as stripe-ruby dropped nils:
+  // removed before validation, which would otherwise coerce it to "" and skip the default.
   fastify.addHook('preValidation', (request, _reply, done) => {
     if (request.method === 'POST') {
       const q = request.url.indexOf('?')
       const body = request.body as RackParams | undefined
       if (q !== -1) request.body = { ...parseNestedQuery(request.url.slice(q + 1)), ...body }
       else if (body === undefined || body === null) request.body = {}
+      dropAbsent(request.body as RackParams)
+    } else {
+      // GET parameters are read as Rack reads them too (`location[]=x` is a list, not a new name)
+      const q = request.url.indexOf('?')
+      const query = q === -1 ? {} : parseNestedQuery(request.url.slice(q + 1))
+      dropAbsent(query)
+      request.query = query
     }
     done()
   })
@@ -255,7 +264,8 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
     config: { errorPrefix: 'Error fetching Readers!' },
     schema: { tags, security, summary: 'List Readers (up to 100), as a top-level array', querystring: S.ListReadersQuery, response: { 200: { type: 'array', items: S.StripeObject } } }
   }, async (request) => {
-    const readers = await stripe().terminal.readers.list({ limit: 100, ...request.query })
+    // only the two documented filters reach Stripe, never whatever else the query string holds
+    const readers = await stripe().terminal.readers.list({ limit: 100, ...pick(request.query as Params, ['location', 'status']) })
     return readers.data
   })
 

@@ -233,10 +233,15 @@ export class FakeStripe {
     return this.calls.filter(c => c.method === method && (typeof path === 'string' ? c.path === path : path.test(c.path)))
   }
 
+  /** Forgets calls and overrides; spec violations stay until the test's teardown checks them. */
   reset (): void {
     this.calls.length = 0
     this.overrides.length = 0
-    this.specViolations.length = 0
+  }
+
+  /** The spec violations so far, cleared: for a test whose call is meant to be one Stripe refuses. */
+  takeSpecViolations (): string[] {
+    return this.specViolations.splice(0)
   }
 
   private handle (req: http.IncomingMessage, res: http.ServerResponse): void {
