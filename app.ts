@@ -74,18 +74,19 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
     done(null, payload)
   })
 
+  // Set before the areas: a scope keeps the error handler it had when it was registered.
+  fastify.setErrorHandler(function errorHandler (error: FastifyError, request, reply) {
+    const e = describeError(error)
+    logOutcome(request.log, e, error)
+    return reply.code(e.status).headers(e.headers).send(errorBody(e))
+  })
+
   // Route areas: each owns its CORS policy, body parsers and auth.
   await fastify.register(health)
   await fastify.register(terminal)
   await fastify.register(apps, { prefix: '/apps' })
   await fastify.register(webhooks)
   await fastify.register(proxy, { prefix: '/v1/apis/http' })
-
-  fastify.setErrorHandler(function errorHandler (error: FastifyError, request, reply) {
-    const e = describeError(error)
-    logOutcome(request.log, e, error)
-    return reply.code(e.status).headers(e.headers).send(errorBody(e))
-  })
 
   // A 404 costs a scanner its rate limit too.
   fastify.setNotFoundHandler({

@@ -3,6 +3,7 @@ import cors from '@fastify/cors'
 import { Agent, request as upstream, errors } from 'undici'
 import { allowed, safeUpstreamPath } from '../../lib/proxy-config.js'
 import { maskSecrets } from '../../lib/redact.js'
+import { refuseForeignOrigins } from '../../plugins/app/origin-check.js'
 import { useRawBody } from '../../plugins/app/raw-body.js'
 
 /** Request headers a caller may send upstream; everything else (Authorization, Cookie, X-API-Key, Host, hop-by-hop) stays here. */
@@ -36,6 +37,8 @@ const proxy: FastifyPluginAsync = async (fastify) => {
     exposedHeaders: ['Request-Id'],
     maxAge: 600
   })
+  const foreign = refuseForeignOrigins(fastify.config.allowedOrigins)
+  if (foreign !== undefined) fastify.addHook('onRequest', foreign)
   fastify.addHook('onRequest', fastify.rateLimit())
   // the proxy spends the adapters' keys: an API key is required in every mode
   fastify.addHook('onRequest', fastify.apiKeys.requireConfigured)

@@ -6,6 +6,7 @@ import { HttpError, NoStripeKeyError, PrefixedError, describeError, errorBody, l
 import { dropAbsent, parseNestedQuery, present, type RackParams, type RackValue } from '../../lib/rack-query.js'
 import { keyProblem, validationText } from '../../lib/terminal.js'
 import { versioned } from '../../lib/stripe-version.js'
+import { refuseForeignOrigins } from '../../plugins/app/origin-check.js'
 import * as S from '../../schemas/terminal.js'
 import { ErrorBody } from '../../schemas/common.js'
 
@@ -55,6 +56,8 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
     // the original answered preflights with 200
     optionsSuccessStatus: 200
   })
+  const foreign = refuseForeignOrigins(config.allowedOrigins)
+  if (foreign !== undefined) fastify.addHook('onRequest', foreign)
   fastify.addHook('onRequest', fastify.rateLimit())
   fastify.addHook('onRequest', fastify.apiKeys.require)
 

@@ -78,3 +78,33 @@ t.test('the precomputed headers are exactly what helmet sets on a response', asy
   t.same(set.sort(), Object.keys(computed).sort(), 'no header of helmet\'s is missed')
   t.ok(Object.keys(computed).length >= 10)
 })
+
+t.test('an explicit ALLOWED_ORIGINS refuses a request from another origin before anything runs', async t => {
+  const KEY = 'k'.repeat(32)
+  const { app, fake } = await build(t, { env: { ALLOWED_ORIGINS: 'https://pos.example.com', STRIPE_PROXY_KEY: 'rk_test_proxy1' } })
+  const form = { 'content-type': 'application/x-www-form-urlencoded' }
+  // a plain form POST needs no preflight: without this check the PaymentIntent would be created
+  for (const origin of ['https://evil.example', 'null', 'https://pos.example.com.evil.example']) {
+    const res = await app.inject({ method: 'POST', url: '/create_payment_intent', headers: { ...form, origin }, payload: 'amount=100' })
+    t.equal(res.statusCode, 403, `${origin}: 403`)
+    t.equal(res.body, `Origin ${origin} is not allowed to call this API (ALLOWED_ORIGINS).`, 'text, as every Terminal error')
+    const captured = await app.inject({ method: 'POST', url: '/capture_payment_intent', headers: { ...form, origin, accept: 'application/json' }, payload: 'payment_intent_id=pi_1' })
+    t.match(captured.json(), { error: { type: 'invalid_request_error', code: 'origin_not_allowed' } }, 'JSON when asked')
+  }
+  t.equal(fake.calls.length, 0, 'nothing reached Stripe')
+  t.equal((await app.inject({ method: 'POST', url: '/create_payment_intent', headers: { ...form, origin: 'https://pos.example.com' }, payload: 'amount=100' })).statusCode, 200, 'the allowed origin')
+  t.equal((await app.inject({ method: 'POST', url: '/create_payment_intent', headers: form, payload: 'amount=100' })).statusCode, 200, 'no Origin: a native app')
+  t.equal(fake.calls.length, 2)
+
+  const proxy = await app.inject({ method: 'GET', url: '/v1/apis/http/stripe/v1/balance', headers: { origin: 'https://evil.example', 'x-api-key': KEY } })
+  t.equal(proxy.statusCode, 403, 'the proxy too')
+  t.match(proxy.json(), { error: { type: 'invalid_request_error', code: 'origin_not_allowed' } })
+  t.equal(fake.calls.length, 2)
+})
+
+t.test('the development default * refuses no origin', async t => {
+  const { app, fake } = await build(t)
+  const res = await app.inject({ method: 'POST', url: '/connection_token', headers: { origin: 'https://anything.example' } })
+  t.equal(res.statusCode, 200)
+  t.equal(fake.calls.length, 1)
+})
