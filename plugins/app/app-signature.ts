@@ -16,12 +16,19 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** role ids of which the signed user must hold one (`stripe_roles`) */
     roles?: string[]
+    /**
+     * The route changes nothing, so it also accepts Stripe's default signed payload (identity only,
+     * other body fields unsigned). Without it a route accepts only a signature over the raw body.
+     */
+    readOnly?: boolean
   }
 }
 
 export interface AppUser {
   userId: string
   accountId: string
+  /** what the signature covers: the exact raw body, or only `{"user_id","account_id"}` */
+  signed: 'body' | 'identity'
   roles: string[]
   /** the whole verified payload: the only source of parameters */
   payload: Record<string, unknown>
@@ -34,9 +41,9 @@ export const FUTURE_SKEW_SECONDS = 60
 const unauthorized = (message: string, code: string): HttpError => new HttpError(401, message, 'authentication_error', code)
 
 /**
- * Stripe Apps UI-extension requests: `Stripe-Signature` over the raw body, made by Stripe with the
- * app's signing secret (`fetchStripeSignature`). Identity, roles and every parameter come from the
- * verified JSON only.
+ * Stripe Apps UI-extension requests: `Stripe-Signature` made by Stripe with the app's signing
+ * secret (`fetchStripeSignature`), over either of Stripe's two documented contents. Identity and
+ * roles come from signed content only; routes that change data accept only a signed raw body.
  */
 export default fp(async function appSignature (fastify) {
   const secrets = fastify.config.appSecrets
@@ -52,40 +59,62 @@ export default fp(async function appSignature (fastify) {
       if (Number.isFinite(t) && t > Math.floor(Date.now() / 1000) + FUTURE_SKEW_SECONDS) {
         throw unauthorized('Signature timestamp is in the future: check the server clock.', 'signature_timestamp')
       }
-      let reason = ''
-      const ok = secrets.some(secret => {
-        try {
-          return Stripe.webhooks.signature!.verifyHeader(raw, header, secret, TOLERANCE_SECONDS)
-        } catch (err) {
-          reason = (err as Error).message.split('\n')[0]!
-          return false
+      const verifies = (payload: string | Buffer): string | undefined => {
+        let reason = 'no secret matched'
+        for (const secret of secrets) {
+          try {
+            if (Stripe.webhooks.signature!.verifyHeader(payload, header, secret, TOLERANCE_SECONDS)) return undefined
+          } catch (err) {
+            reason = (err as Error).message.split('\n')[0]!
+          }
         }
-      })
-      if (!ok) {
-        throw unauthorized(`Signature verification failed: ${reason} Sign the exact body you send ({...payload, user_id, account_id}, in that order).`, 'signature_invalid')
+        return reason
       }
-      let payload: unknown
+
+      let parsed: unknown
       try {
-        payload = JSON.parse(raw.toString('utf8'))
+        parsed = JSON.parse(raw.toString('utf8'))
       } catch {
-        throw unauthorized('The signed body is not JSON.', 'payload_invalid')
+        parsed = undefined
       }
-      const p = payload as Record<string, unknown>
-      if (typeof p !== 'object' || p === null || Array.isArray(p) ||
-        typeof p.user_id !== 'string' || !p.user_id.startsWith('usr_') ||
-        typeof p.account_id !== 'string' || !p.account_id.startsWith('acct_')) {
+      const p = parsed as Record<string, unknown>
+      const identified = typeof p === 'object' && p !== null && !Array.isArray(p) &&
+        typeof p.user_id === 'string' && p.user_id.startsWith('usr_') &&
+        typeof p.account_id === 'string' && p.account_id.startsWith('acct_')
+
+      // (a) additional payload: the signature covers the exact raw body, so every field is signed.
+      // (b) Stripe's default payload: it covers `{"user_id","account_id"}` rebuilt from the body.
+      const bodyProblem = verifies(raw)
+      let signed: AppUser['signed'] = 'body'
+      if (bodyProblem !== undefined) {
+        const identityProblem = identified ? verifies(JSON.stringify({ user_id: p.user_id, account_id: p.account_id })) : bodyProblem
+        if (identityProblem !== undefined) {
+          throw unauthorized(`Signature verification failed: ${bodyProblem} Sign the exact body you send ({...payload, user_id, account_id}, ` +
+            'in that order), or send user_id and account_id as signed by fetchStripeSignature().', 'signature_invalid')
+        }
+        signed = 'identity'
+      }
+      if (parsed === undefined) throw unauthorized('The signed body is not JSON.', 'payload_invalid')
+      if (!identified) {
         throw unauthorized('The signed body must hold string user_id (usr_…) and account_id (acct_…).', 'payload_invalid')
       }
-      const roles = Array.isArray(p.stripe_roles)
+      if (signed === 'identity' && request.routeOptions.config.readOnly !== true) {
+        throw unauthorized('This route changes data, so every field must be signed: pass the fields to fetchStripeSignature(payload) ' +
+          'and send JSON.stringify({...payload, user_id, account_id}).', 'signature_identity_only')
+      }
+      // Roles and the nonce count only when signed: under the default payload they are not.
+      const roles = signed === 'body' && Array.isArray(p.stripe_roles)
         ? p.stripe_roles.flatMap(r => typeof r === 'object' && r !== null && typeof (r as { id?: unknown }).id === 'string' ? [(r as { id: string }).id] : [])
         : []
-      const nonce = p.nonce
+      const nonce = signed === 'body' ? p.nonce : undefined
       if (nonce !== undefined && (typeof nonce !== 'string' || nonce.length === 0 || nonce.length > 200)) {
         throw unauthorized('nonce must be a string of 1 to 200 characters.', 'payload_invalid')
       }
 
+      const userId = p.user_id as string
+      const accountId = p.account_id as string
       // An account whose installation records are all uninstalled is refused.
-      const installs = await fastify.store.db.selectFrom('installations').select('status').where('account', '=', p.account_id).execute()
+      const installs = await fastify.store.db.selectFrom('installations').select('status').where('account', '=', accountId).execute()
       if (installs.length > 0 && !installs.some(i => i.status === 'installed')) {
         throw new HttpError(403, 'The app is uninstalled on this account.', 'permission_error', 'app_uninstalled')
       }
@@ -96,13 +125,13 @@ export default fp(async function appSignature (fastify) {
       // Single use within the tolerance window; stored, so every replica agrees.
       if (typeof nonce === 'string') {
         const res = await fastify.store.db.insertInto('nonces').values({
-          nonce: `${p.account_id}:${nonce}`,
-          account: p.account_id,
+          nonce: `${accountId}:${nonce}`,
+          account: accountId,
           expires_at: new Date((t + TOLERANCE_SECONDS + FUTURE_SKEW_SECONDS) * 1000).toISOString()
         }).onConflict(oc => oc.column('nonce').doNothing()).executeTakeFirst()
         if (Number(res.numInsertedOrUpdatedRows ?? 0n) === 0) throw unauthorized('This signed request was already used (nonce replay).', 'nonce_replayed')
       }
-      request.appUser = { userId: p.user_id, accountId: p.account_id, roles, payload: p, ...(typeof nonce === 'string' ? { nonce } : {}) }
+      request.appUser = { userId, accountId, signed, roles, payload: p, ...(typeof nonce === 'string' ? { nonce } : {}) }
       request.body = p
     }
   })

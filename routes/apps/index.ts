@@ -42,6 +42,7 @@ const apps: FastifyPluginAsyncTypebox = async (fastify) => {
   const stripe = () => fastify.stripe.client()
 
   fastify.post('/session', {
+    config: { readOnly: true },
     schema: { tags, security, summary: 'Who signed this request, and the app\'s installation on their account', body: S.SessionBody, response: { 200: S.Session, ...errors } }
   }, async (request) => {
     const { userId, accountId, roles } = user(request)
@@ -56,6 +57,7 @@ const apps: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.post('/account', {
+    config: { readOnly: true },
     schema: { tags, security, summary: 'The signed account (GET /v1/account with Stripe-Account)', body: S.SessionBody, response: { 200: S.StripeObject, ...errors } }
   }, async (request) => {
     return await stripe().accounts.retrieveCurrent(undefined, { stripeAccount: user(request).accountId })
@@ -72,6 +74,7 @@ const apps: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.post('/customers/list', {
+    config: { readOnly: true },
     schema: { tags, security, summary: 'List Customers of the signed account', body: S.CustomerListBody, response: { 200: S.CustomerList, ...errors } }
   }, async (request) => {
     const { limit, starting_after: startingAfter } = request.body
@@ -80,6 +83,7 @@ const apps: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.post('/settings/get', {
+    config: { readOnly: true },
     schema: { tags, security, summary: 'The app\'s settings for the signed account', body: S.SessionBody, response: { 200: S.Settings, ...errors } }
   }, async (request) => {
     const row = await fastify.store.db.selectFrom('app_settings').select('settings').where('account', '=', user(request).accountId).executeTakeFirst()

@@ -47,7 +47,8 @@ t.test('rotation: a two-signature header verifies with either configured secret'
 
 t.test('every signature failure → 401, nothing runs, no Stripe call', async t => {
   const { app, fake } = await build(t, { env: ENV })
-  const ok = signed()
+  // a signature over an additional payload: neither documented pattern accepts these bodies
+  const ok = signed({ amount: 100 })
   const ts = now()
   const cases: Array<[string, string, string | string[] | undefined, RegExp]> = [
     ['one changed byte', ok.body.replace('usr_1', 'usr_2'), ok.header, /No signatures found matching/],
@@ -240,4 +241,41 @@ t.test('a failed Stripe call from /apps is logged at warn with Stripe\'s fields'
   const res = await call(app, '/apps/account', body, header)
   t.equal(res.statusCode, 403)
   t.match(logs.find(l => l.msg === 'Stripe call failed'), { level: 40, stripe: { type: 'invalid_request_error', code: 'account_invalid', request_id: 'req_apps1' } })
+})
+
+t.test('Stripe\'s default pattern: identity signed, other fields unsigned; read-only routes only', async t => {
+  const { app, fake } = await build(t, { env: ENV })
+  const ts = now()
+  // what the docs' UI does: fetchStripeSignature() with no payload, then {...requestData, user_id, account_id}
+  const identity = sign(JSON.stringify({ user_id: 'usr_1', account_id: 'acct_1' }), SECRET, ts)
+  const body = (extra: Record<string, unknown>) => JSON.stringify({ ...extra, user_id: 'usr_1', account_id: 'acct_1' })
+
+  const session = await call(app, '/apps/session', body({ page: 'home', stripe_roles: [{ id: 'admin', type: 'builtIn' }] }), identity)
+  t.equal(session.statusCode, 200, session.body)
+  t.same(session.json().roles, [], 'unsigned stripe_roles are not roles')
+  const swapped = await call(app, '/apps/session', JSON.stringify({ account_id: 'acct_1', user_id: 'usr_1' }), identity)
+  t.equal(swapped.statusCode, 200, 'the identity is rebuilt in the documented order, whatever the body\'s order')
+
+  const list = await call(app, '/apps/customers/list', body({ limit: 3 }), identity)
+  t.equal(list.statusCode, 200)
+  t.equal(fake.callsTo('GET', '/v1/customers')[0]?.query.limit, '3', 'an unsigned field is ordinary validated input on a read-only route')
+  t.equal(fake.callsTo('GET', '/v1/customers')[0]?.stripeAccount, 'acct_1', 'on the signed account')
+  const bad = await call(app, '/apps/customers/list', body({ limit: 1000 }), identity)
+  t.equal(bad.statusCode, 400, 'and validated')
+  t.equal((await call(app, '/apps/settings/get', body({}), identity)).statusCode, 200)
+  t.equal((await call(app, '/apps/account', body({}), identity)).statusCode, 200)
+
+  const forged = await call(app, '/apps/session', JSON.stringify({ user_id: 'usr_1', account_id: 'acct_evil' }), identity)
+  t.equal(forged.statusCode, 401, 'another account in the body does not verify')
+  const duplicate = await call(app, '/apps/session', '{"user_id":"usr_1","account_id":"acct_1","account_id":"acct_evil"}', identity)
+  t.equal(duplicate.statusCode, 401, 'a duplicate key is read as JSON.parse reads it, and then does not verify')
+
+  const before = fake.calls.length
+  for (const [url, extra] of [['/apps/customers/create', { email: 'a@b.co' }], ['/apps/settings/put', { settings: { a: 1 }, stripe_roles: [{ id: 'admin' }] }]] as const) {
+    const res = await call(app, url, body(extra), identity)
+    t.equal(res.statusCode, 401, `${url}: a route that changes data refuses the identity-only pattern`)
+    t.match(res.json().error, { type: 'authentication_error', code: 'signature_identity_only', message: /fetchStripeSignature\(payload\)/ })
+  }
+  t.equal(fake.calls.length, before, 'nothing was created')
+  t.equal((await call(app, '/apps/settings/get', body({}), identity)).json().settings, null, 'nothing was stored')
 })
