@@ -97,6 +97,8 @@ export async function pgUrl (t: Test): Promise<string | undefined> {
   })
   const url = new URL(TEST_DATABASE_URL)
   url.searchParams.set('options', `-c search_path=${schema}`)
+  // names this test's connections, so a fault test can cut exactly them (pg_terminate_backend)
+  url.searchParams.set('application_name', schema)
   return url.toString()
 }
 

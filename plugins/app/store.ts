@@ -22,11 +22,19 @@ export interface Store {
 // int8 (bigint) columns hold Unix seconds: safe as JS numbers, so read them as numbers.
 pg.types.setTypeParser(20, v => Number(v))
 
-export function openDatabase (url: string): { db: Kysely<Database>, engine: Store['engine'] } {
+/** Where the store reports a lost database connection (the app's logger; nothing in scripts). */
+type Warn = (obj: object, msg: string) => void
+
+export function openDatabase (url: string, warn: Warn = () => {}): { db: Kysely<Database>, engine: Store['engine'] } {
   if (/^postgres(ql)?:\/\//.test(url)) {
     const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000 })
-    // An idle client's error (database restarted) must not crash the process.
+    // A dropped connection (failover, restart, pg_terminate_backend) is an 'error' event on its
+    // client, idle or checked out; unhandled, it would end the process. The query that used it
+    // fails (its request answers 5xx), pg-pool discards the client, and the next query reconnects.
     pool.on('error', () => {})
+    pool.on('connect', client => {
+      client.on('error', err => { warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'database connection lost') })
+    })
     return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), engine: 'postgres' }
   }
   if (!url.startsWith('sqlite:')) throw new Error('DATABASE_URL must start with sqlite: or postgres://')
@@ -38,20 +46,49 @@ export function openDatabase (url: string): { db: Kysely<Database>, engine: Stor
   return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), engine: 'sqlite' }
 }
 
-/** One query layer (Kysely) over SQLite (embedded default) or Postgres (replicas); migrates at start. */
+const RETRY_MAX_MS = 30_000
+
+/**
+ * One query layer (Kysely) over SQLite (embedded default) or Postgres (replicas); migrates at start.
+ * A Postgres that cannot be reached at boot does not stop it: the service serves what needs no
+ * database (connection tokens, PaymentIntents) and retries the migrations with backoff, saying so
+ * each time, until they run; until then the database is "down" for /ready.
+ */
 export default fp(async function store (fastify) {
-  const { db, engine } = openDatabase(fastify.config.DATABASE_URL)
+  const log = fastify.log
+  const { db, engine } = openDatabase(fastify.config.DATABASE_URL, (obj, msg) => { log.warn(obj, msg) })
+  let migrated = false
+  let closed = false
+  let timer: NodeJS.Timeout | undefined
+
+  const attempt = async (n: number): Promise<void> => {
+    try {
+      const applied = await migrate(db, engine === 'postgres')
+      migrated = true
+      if (applied.length > 0) log.info({ applied }, 'database migrated')
+      if (n > 1) log.info({ attempts: n }, 'database reachable: migrations ran, serving everything')
+    } catch (err) {
+      if (engine === 'sqlite' || closed) throw err
+      const wait = Math.min(RETRY_MAX_MS, 500 * 2 ** (n - 1))
+      const e = err as { message?: string, code?: string }
+      log.warn({ attempt: n, retry_in_ms: wait, err: { message: e.message, code: e.code } },
+        'database unreachable: serving what needs no database; retrying the migrations')
+      timer = setTimeout(() => { attempt(n + 1).catch(() => {}) }, wait)
+      timer.unref()
+    }
+  }
   try {
-    const applied = await migrate(db, engine === 'postgres')
-    if (applied.length > 0) fastify.log.info({ applied }, 'database migrated')
+    await attempt(1)
   } catch (err) {
     await db.destroy()
     throw err
   }
+
   fastify.decorate('store', {
     db,
     engine,
     async ping () {
+      if (!migrated) return false
       try {
         await sql`select 1`.execute(db)
         return true
@@ -60,5 +97,9 @@ export default fp(async function store (fastify) {
       }
     }
   })
-  fastify.addHook('onClose', async () => { await db.destroy() })
+  fastify.addHook('onClose', async () => {
+    closed = true
+    clearTimeout(timer)
+    await db.destroy()
+  })
 }, { name: 'store', dependencies: ['config'], fastify: '5.x' })
