@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely'
+import { sql, type Transaction } from 'kysely'
 import type Stripe from 'stripe'
 import type { Database } from './migrations.js'
 
@@ -9,28 +9,34 @@ const idOf = (v: unknown): string | null => typeof v === 'string' ? v : (typeof 
 
 /**
  * Records an install or uninstall for `event.account` in `event.livemode`, unless a newer event
- * (by `created`) was already applied: Stripe does not deliver in order.
+ * (by `created`) was already applied: Stripe does not deliver in order. One atomic upsert whose
+ * update applies only over an older state, so two replicas handling two events of one account at
+ * the same moment end with the newer one, on either engine. True when this event was applied.
  */
 async function installation (trx: Transaction<Database>, event: Stripe.Event, status: 'installed' | 'uninstalled'): Promise<boolean> {
   const account = event.account
   if (typeof account !== 'string') return false
-  const livemode = event.livemode ? 1 : 0
-  const current = await trx.selectFrom('installations').selectAll()
-    .where('account', '=', account).where('livemode', '=', livemode).executeTakeFirst()
-  if (current !== undefined && current.event_created > event.created) return false
   const at = iso(event.created)
-  const app = idOf((event.data.object as { id?: unknown }).id)
-  const row = {
+  const applied = await trx.insertInto('installations').values({
+    account,
+    livemode: event.livemode ? 1 : 0,
     status,
-    app_id: app ?? current?.app_id ?? null,
-    installed_at: status === 'installed' ? at : (current?.installed_at ?? null),
+    app_id: idOf((event.data.object as { id?: unknown }).id),
+    installed_at: status === 'installed' ? at : null,
     uninstalled_at: status === 'uninstalled' ? at : null,
     event_created: event.created,
     updated_at: new Date().toISOString()
-  }
-  if (current === undefined) await trx.insertInto('installations').values({ account, livemode, ...row }).execute()
-  else await trx.updateTable('installations').set(row).where('account', '=', account).where('livemode', '=', livemode).execute()
-  return true
+  }).onConflict(oc => oc.columns(['account', 'livemode']).doUpdateSet(eb => ({
+    status: eb.ref('excluded.status'),
+    app_id: sql<string | null>`coalesce(excluded.app_id, installations.app_id)`,
+    // an uninstall keeps the time of the install it ends
+    installed_at: status === 'installed' ? eb.ref('excluded.installed_at') : eb.ref('installations.installed_at'),
+    uninstalled_at: eb.ref('excluded.uninstalled_at'),
+    event_created: eb.ref('excluded.event_created'),
+    updated_at: eb.ref('excluded.updated_at')
+  })).where('installations.event_created', '<=', eb => eb.ref('excluded.event_created')))
+    .returning('account').executeTakeFirst()
+  return applied !== undefined
 }
 
 /** Deletes an account's app data once none of its installations (test or live) is installed. */
@@ -56,10 +62,17 @@ async function readerAction (trx: Transaction<Database>, event: Stripe.Event): P
     payment_intent: idOf(action?.process_payment_intent?.payment_intent) ?? idOf(action?.refund_payment?.payment_intent),
     updated_at: updatedAt
   }
-  const current = await trx.selectFrom('reader_actions').select('updated_at')
-    .where('reader_id', '=', reader.id).where('livemode', '=', livemode).executeTakeFirst()
-  if (current === undefined) await trx.insertInto('reader_actions').values({ reader_id: reader.id, livemode, ...row }).execute()
-  else if (current.updated_at <= updatedAt) await trx.updateTable('reader_actions').set(row).where('reader_id', '=', reader.id).where('livemode', '=', livemode).execute()
+  // one atomic upsert: a newer outcome (by event time) is never overwritten by an older one
+  await trx.insertInto('reader_actions').values({ reader_id: reader.id, livemode, ...row })
+    .onConflict(oc => oc.columns(['reader_id', 'livemode']).doUpdateSet(eb => ({
+      type: eb.ref('excluded.type'),
+      status: eb.ref('excluded.status'),
+      failure_code: eb.ref('excluded.failure_code'),
+      failure_message: eb.ref('excluded.failure_message'),
+      payment_intent: eb.ref('excluded.payment_intent'),
+      updated_at: eb.ref('excluded.updated_at')
+    })).where('reader_actions.updated_at', '<=', eb => eb.ref('excluded.updated_at')))
+    .execute()
 }
 
 /** The handlers by event type; any other type is recorded and acknowledged. */
