@@ -65,6 +65,13 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(rateLimit)
   await fastify.register(swagger)
 
+  // An empty Content-Type is no Content-Type (Fastify would answer 415): a request is never
+  // refused for its content type.
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    if (request.headers['content-type'] === '') delete request.raw.headers['content-type']
+    done()
+  })
+
   // While closing, answer in-flight requests with `Connection: close` so their keep-alive sockets
   // do not hold the shutdown open until the keep-alive timeout.
   let closing = false

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import Stripe from 'stripe'
 import { HttpError } from '../../lib/errors.js'
+import { checkInput } from '../../lib/input.js'
 import { signatureHeader } from '../../lib/signature.js'
 
 declare module 'fastify' {
@@ -95,6 +96,7 @@ export default fp(async function appSignature (fastify) {
         signed = 'identity'
       }
       if (parsed === undefined) throw unauthorized('The signed body is not JSON.', 'payload_invalid')
+      checkInput(parsed, { maxDepth: 16, maxKeys: 2000 })
       if (!identified) {
         throw unauthorized('The signed body must hold string user_id (usr_…) and account_id (acct_…).', 'payload_invalid')
       }

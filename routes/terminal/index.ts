@@ -6,6 +6,7 @@ import { HttpError, NoStripeKeyError, PrefixedError, describeError, errorBody, l
 import { dropAbsent, parseNestedQuery, present, type RackParams, type RackValue } from '../../lib/rack-query.js'
 import { keyProblem, validationText } from '../../lib/terminal.js'
 import { versioned } from '../../lib/stripe-version.js'
+import { checkInput } from '../../lib/input.js'
 import { refuseForeignOrigins } from '../../plugins/app/origin-check.js'
 import * as S from '../../schemas/terminal.js'
 import { ErrorBody } from '../../schemas/common.js'
@@ -20,6 +21,13 @@ declare module 'fastify' {
 }
 
 type Params = Record<string, RackValue | undefined>
+
+/**
+ * What a till ever sends is a few hundred bytes of a dozen parameters at most three levels deep;
+ * these bounds keep hostile bodies from reaching the validator or stripe-node's encoder.
+ */
+const BODY_LIMIT = 64 * 1024
+const LIMITS = { maxDepth: 8, maxKeys: 200 }
 
 /** Keeps only the parameters that were sent (a bare `key` or JSON null counts as absent). */
 function pick (params: Params, names: string[]): Record<string, Exclude<RackValue, null>> {
@@ -64,7 +72,7 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
   // Bodies as Rack read them; a request is never refused for its content type. The two usual
   // types are named beside the catch-all because Fastify caches lookups only for named types.
   fastify.removeAllContentTypeParsers()
-  fastify.addContentTypeParser(['application/x-www-form-urlencoded', 'application/json', '*'], { parseAs: 'string' }, (request, body, done) => {
+  fastify.addContentTypeParser(['application/x-www-form-urlencoded', 'application/json', '*'], { parseAs: 'string', bodyLimit: BODY_LIMIT }, (request, body, done) => {
     const text = body as string
     const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
     if (text.trim() === '') return done(null, {})
@@ -95,11 +103,13 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
       const body = request.body as RackParams | undefined
       if (q !== -1) request.body = { ...parseNestedQuery(request.url.slice(q + 1)), ...body }
       else if (body === undefined || body === null) request.body = {}
+      checkInput(request.body, LIMITS)
       dropAbsent(request.body as RackParams)
     } else {
       // GET parameters are read as Rack reads them too (`location[]=x` is a list, not a new name)
       const q = request.url.indexOf('?')
       const query = q === -1 ? {} : parseNestedQuery(request.url.slice(q + 1))
+      checkInput(query, LIMITS)
       dropAbsent(query)
       request.query = query
     }

@@ -3,6 +3,7 @@ import Stripe from 'stripe'
 import { useRawBody } from '../../plugins/app/raw-body.js'
 import { signatureHeader } from '../../lib/signature.js'
 import { describeError } from '../../lib/errors.js'
+import { eventProblem } from '../../schemas/webhooks.js'
 
 const TOLERANCE_SECONDS = 300
 
@@ -38,8 +39,10 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
       request.log.warn({ reason }, 'webhook signature verification failed')
       return fail(reply, 400, `Webhook signature verification failed: ${reason}`)
     }
-    if (typeof event.id !== 'string' || typeof event.type !== 'string' || typeof event.created !== 'number' || typeof event.data?.object !== 'object') {
-      return fail(reply, 400, 'The signed payload is not a Stripe event.')
+    const problem = eventProblem(event)
+    if (problem !== undefined) {
+      request.log.warn({ problem }, 'a well-signed event that does not fit')
+      return fail(reply, 400, `The signed payload is not a Stripe event this service can handle (${problem}).`)
     }
     const outcome = await fastify.webhookEvents.process(event)
     request.log.info({ event: event.id, type: event.type, livemode: event.livemode, outcome }, 'webhook event')

@@ -1,0 +1,36 @@
+import { HttpError } from './errors.js'
+
+export interface InputLimits {
+  /** objects and lists nested deeper than this are refused */
+  maxDepth: number
+  /** at most this many keys and list items in all */
+  maxKeys: number
+}
+
+/**
+ * Checks decoded parameters before anything uses them: nesting depth, key count, and strings that
+ * are well-formed UTF-16 (a lone surrogate makes stripe-node's encoder throw). Throws a 400 that
+ * names the limit or the parameter. Iterative, so hostile depth cannot exhaust the stack.
+ */
+export function checkInput (value: unknown, limits: InputLimits): void {
+  let keys = 0
+  const stack: Array<[unknown, string, number]> = [[value, '', 0]]
+  while (stack.length > 0) {
+    const [v, name, depth] = stack.pop()!
+    if (typeof v === 'string') {
+      if (!v.isWellFormed()) throw new HttpError(400, `Invalid parameter '${name}': not valid text (a lone UTF-16 surrogate).`, 'invalid_request_error', 'parameter_invalid')
+      continue
+    }
+    if (typeof v !== 'object' || v === null) continue
+    if (depth >= limits.maxDepth) {
+      throw new HttpError(400, `Parameters nested too deeply: at most ${limits.maxDepth} levels.`, 'invalid_request_error', 'parameters_too_deep')
+    }
+    const entries = Array.isArray(v) ? v.map((item, i) => [String(i), item] as const) : Object.entries(v)
+    keys += entries.length
+    if (keys > limits.maxKeys) throw new HttpError(400, `Too many parameters: at most ${limits.maxKeys}.`, 'invalid_request_error', 'too_many_parameters')
+    for (const [k, item] of entries) {
+      if (!k.isWellFormed()) throw new HttpError(400, 'Invalid parameter name: not valid text (a lone UTF-16 surrogate).', 'invalid_request_error', 'parameter_invalid')
+      stack.push([item, name === '' ? k : `${name}[${k}]`, depth + 1])
+    }
+  }
+}
