@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastify'
 import type { Config } from './lib/config.js'
-import { list, readEnv } from './lib/config.js'
+import { configuredSecrets, list, readEnv } from './lib/config.js'
 import { describeError, errorBody, logOutcome } from './lib/errors.js'
 import { loggerOptions } from './lib/logger.js'
 import config from './plugins/app/config.js'
@@ -30,7 +30,7 @@ export interface AppOptions {
 export function serverOptions (cfg: Config, logStream?: NodeJS.WritableStream): FastifyServerOptions {
   const trust = list(cfg.TRUST_PROXY)
   return {
-    logger: loggerOptions(cfg.LOG_LEVEL, logStream),
+    logger: loggerOptions(cfg.LOG_LEVEL, logStream, configuredSecrets(cfg)),
     trustProxy: trust.length === 0 ? false : (trust.length === 1 && trust[0] === 'true' ? true : trust),
     // the JS demo sends `//connection_token` when its backend URL ends in '/'
     routerOptions: { ignoreDuplicateSlashes: true },
@@ -95,10 +95,11 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(webhooks)
   await fastify.register(proxy, { prefix: '/v1/apis/http' })
 
-  // A 404 costs a scanner its rate limit too.
+  // A 404 costs a scanner its rate limit too. The path is echoed, but never a key put in it.
   fastify.setNotFoundHandler({
     preHandler: fastify.rateLimit({ max: fastify.config.RATE_LIMIT_MAX, timeWindow: fastify.config.RATE_LIMIT_WINDOW })
   }, function notFound (request, reply) {
-    return reply.code(404).send({ error: { type: 'invalid_request_error', message: `Unknown route: ${request.method} ${request.url.split('?')[0]}`, code: 'resource_missing' } })
+    const path = fastify.maskSecrets(request.url.split('?')[0]!).slice(0, 200)
+    return reply.code(404).send(errorBody({ type: 'invalid_request_error', message: `Unknown route: ${request.method} ${path}`, code: 'resource_missing' }))
   })
 }

@@ -60,6 +60,12 @@ export function deriveConfig (env: Env): Config {
   }
 }
 
+/** Every secret value the configuration holds, for masking wherever one might be echoed or logged. */
+export const configuredSecrets = (config: Config): string[] => [
+  ...config.apiKeys, ...config.appSecrets, ...config.webhookSecrets,
+  ...[config.STRIPE_SECRET_KEY, config.STRIPE_TEST_SECRET_KEY, config.STRIPE_PROXY_KEY].filter((s): s is string => s !== undefined)
+]
+
 export const loadConfig = (raw: Record<string, string | undefined>): Config => deriveConfig(validateEnv(raw))
 
 function isOrigin (value: string): boolean {

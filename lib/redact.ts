@@ -32,3 +32,19 @@ export const REDACT_PATHS = [
   'headers.cookie'
 ]
 
+
+/**
+ * Masks every configured secret wherever it appears whole (a query parameter, a path segment, an
+ * echoed id), also percent- or JSON-escaped: API keys have no recognisable shape, so the pattern
+ * above cannot find them. Secrets under 8 characters are left alone (they would mask ordinary text).
+ */
+export function secretMasker (secrets: readonly string[]): (text: string) => string {
+  const forms = [...new Set(secrets.filter(s => s.length >= 8).flatMap(s => [s, encodeURIComponent(s), JSON.stringify(s).slice(1, -1)]))]
+    .sort((a, b) => b.length - a.length)
+  if (forms.length === 0) return text => text
+  return text => {
+    let out = text
+    for (const f of forms) if (out.includes(f)) out = out.split(f).join('[REDACTED]')
+    return out
+  }
+}

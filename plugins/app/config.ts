@@ -1,12 +1,15 @@
 import fp from 'fastify-plugin'
 import fastifyEnv from '@fastify/env'
 import { EnvSchema, type Env } from '../../schemas/env.js'
-import { checklist, deriveConfig, readEnv, setVariables, type Config } from '../../lib/config.js'
+import { checklist, configuredSecrets, deriveConfig, readEnv, setVariables, type Config } from '../../lib/config.js'
+import { secretMasker } from '../../lib/redact.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     env: Env
     config: Config
+    /** replaces every configured secret in a text with [REDACTED] (for anything echoed to a caller) */
+    maskSecrets: (text: string) => string
   }
 }
 
@@ -36,4 +39,5 @@ export default fp<ConfigOptions>(async function config (fastify, opts) {
   if (failures.length > 0) throw new ChecklistError(failures)
   for (const w of warnings) fastify.log.warn(w)
   fastify.decorate('config', cfg)
+  fastify.decorate('maskSecrets', secretMasker(configuredSecrets(cfg)))
 }, { name: 'config', fastify: '5.x' })

@@ -42,7 +42,9 @@ function pick (params: Params, names: string[]): Record<string, Exclude<RackValu
 const wantsJson = (request: FastifyRequest): boolean => /application\/json/i.test(request.headers.accept ?? '')
 
 /** Clients show the body text to the person at the till: text/plain, or JSON when asked for. */
-function sendError (request: FastifyRequest, reply: FastifyReply, status: number, message: string, type: string, code: string | null): FastifyReply {
+function sendError (request: FastifyRequest, reply: FastifyReply, status: number, text: string, type: string, code: string | null): FastifyReply {
+  // an id the caller sent is echoed in some texts: never a configured secret
+  const message = request.server.maskSecrets(text)
   reply.code(status)
   if (wantsJson(request)) return reply.type('application/json; charset=utf-8').send({ error: { message, type, code } })
   return reply.type('text/plain; charset=utf-8').send(message)

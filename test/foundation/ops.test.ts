@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import t from 'tap'
 import { build, childEnv, freePort } from '../helper.js'
-import { FakeStripe } from '../support/fake-stripe.js'
+import { FakeStripe, stripeError } from '../support/fake-stripe.js'
 
 const SECRETS = {
   authorization: 'Bearer sk_live_authsecret111',
@@ -22,6 +22,31 @@ t.test('log lines of a request carrying every secret header contain none of the 
   }
   t.ok(rawLogs.every(l => { try { return typeof JSON.parse(l).reqId === 'string' || true } catch { return false } }), 'JSON lines')
   t.ok(rawLogs.some(l => /"reqId"/.test(l)), 'with a request id')
+})
+
+t.test('an API key put in a query parameter or a path segment is masked in the logs and never echoed', async t => {
+  const KEY = 'tillkey-0123456789abcdef0123456789ab'
+  const { app, fake, rawLogs } = await build(t, { env: { API_KEY: KEY } })
+  const urls = [
+    `/connection_token?x-api-key=${KEY}`,
+    `/connection_token?access_token=${KEY}`,
+    `/list_readers?k=${encodeURIComponent(KEY)}`,
+    `/${KEY}/connection_token`,
+    `/v1/apis/http/${KEY}/v1/charges`
+  ]
+  for (const url of urls) {
+    const res = await app.inject({ method: 'POST', url })
+    t.notOk(res.body.includes(KEY), `${url.slice(0, 30)}: not echoed (${res.statusCode})`)
+  }
+  fake.on('POST', `/v1/payment_intents/${KEY}`, stripeError(404, 'invalid_request_error', 'No such payment_intent', { code: 'resource_missing' }))
+  const echoed = await app.inject({ method: 'POST', url: '/update_payment_intent', headers: { 'x-api-key': KEY, 'content-type': 'application/x-www-form-urlencoded' }, payload: `payment_intent_id=${KEY}` })
+  t.equal(echoed.statusCode, 402, 'an id that Stripe refuses')
+  t.equal(echoed.body.includes(KEY), false, 'the prefix that names the id masks a key')
+  t.match(echoed.body, /^Error updating PaymentIntent \[REDACTED\]\./)
+  const notFound = await app.inject({ method: 'GET', url: `/${KEY}` })
+  t.equal(notFound.json().error.message, 'Unknown route: GET /[REDACTED]')
+  t.ok(rawLogs.length > 5)
+  t.notOk(rawLogs.join('').includes(KEY), 'the key appears in no log line')
 })
 
 t.test('errors: JSON, no stack trace; unknown routes 404', async t => {
