@@ -2,7 +2,7 @@ import Fastify from 'fastify'
 import fp from 'fastify-plugin'
 import closeWithGrace from 'close-with-grace'
 import app, { serverOptions } from './app.js'
-import { loadConfig, readEnv } from './lib/config.js'
+import { loadConfig, readEnv, shutdownGraceMs } from './lib/config.js'
 
 const env = readEnv()
 let config
@@ -17,9 +17,10 @@ const server = Fastify(serverOptions(config))
 server.register(fp(app), { env })
 
 // SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close the store and Redis, exit 0.
-closeWithGrace({ delay: 25_000 }, async ({ signal, err }) => {
+const grace = shutdownGraceMs(config)
+closeWithGrace({ delay: grace }, async ({ signal, err }) => {
   if (err !== undefined) server.log.error({ err }, 'closing after an error')
-  else server.log.info({ signal }, 'closing')
+  else server.log.info({ signal, grace_ms: grace }, 'closing: finishing in-flight requests')
   await server.close()
 })
 

@@ -66,6 +66,14 @@ export const configuredSecrets = (config: Config): string[] => [
   ...[config.STRIPE_SECRET_KEY, config.STRIPE_TEST_SECRET_KEY, config.STRIPE_PROXY_KEY].filter((s): s is string => s !== undefined)
 ]
 
+/**
+ * How long SIGTERM waits for in-flight requests: long enough for the slowest Stripe call a request
+ * can make — every attempt timing out, with stripe-node's backoff (at most 5 s) between them — plus
+ * 5 s to answer. Shorter, and a till's request would be reset while Stripe may have acted on it.
+ */
+export const shutdownGraceMs = (config: Pick<Config, 'STRIPE_TIMEOUT_MS' | 'STRIPE_MAX_RETRIES'>): number =>
+  config.STRIPE_TIMEOUT_MS * (config.STRIPE_MAX_RETRIES + 1) + config.STRIPE_MAX_RETRIES * 5_000 + 5_000
+
 export const loadConfig = (raw: Record<string, string | undefined>): Config => deriveConfig(validateEnv(raw))
 
 function isOrigin (value: string): boolean {

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import t from 'tap'
 import { build, childEnv, freePort } from '../helper.js'
+import { shutdownGraceMs } from '../../lib/config.js'
 import { FakeStripe, stripeError } from '../support/fake-stripe.js'
 
 const SECRETS = {
@@ -98,6 +99,31 @@ t.test('server.ts: SIGTERM lets a slow in-flight request finish with 200, then e
   t.equal(code, 0, 'exit 0')
   const after = spawn(process.execPath, ['healthcheck.mjs'], { env: childEnv({ PORT: String(port) }) })
   t.same(await once(after, 'exit'), [1, null], 'the HEALTHCHECK fails once the server is gone')
+})
+
+t.test('SIGTERM waits as long as the slowest Stripe call: a request that times out once and is retried still finishes, exit 0', async t => {
+  t.equal(shutdownGraceMs({ STRIPE_TIMEOUT_MS: 30_000, STRIPE_MAX_RETRIES: 2 }), 105_000, 'defaults: 3 attempts of 30 s, two backoffs, 5 s to answer')
+  const fake = await new FakeStripe().start()
+  t.teardown(() => fake.stop())
+  fake.on('POST', '/v1/terminal/connection_tokens', { hang: true })
+  fake.on('POST', '/v1/terminal/connection_tokens', { delayMs: 100, body: { object: 'terminal.connection_token', secret: 'pst_test_retried' } })
+  const port = await freePort()
+  const env = childEnv({ PORT: String(port), HOST: '127.0.0.1', STRIPE_TEST_SECRET_KEY: 'sk_test_1', STRIPE_API_BASE: fake.url, STRIPE_TIMEOUT_MS: '800', STRIPE_MAX_RETRIES: '1', DATABASE_URL: 'sqlite::memory:', LOG_LEVEL: 'info' })
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout.on('data', d => { out += String(d) })
+  child.stderr.on('data', d => { out += String(d) })
+  const exited = once(child, 'exit')
+  for (let i = 0; i < 100 && !out.includes('Server listening'); i++) await new Promise(resolve => setTimeout(resolve, 100))
+  const inflight = fetch(`http://127.0.0.1:${port}/connection_token`, { method: 'POST' })
+  await new Promise(resolve => setTimeout(resolve, 200))
+  child.kill('SIGTERM')
+  const res = await inflight
+  t.equal(res.status, 200, 'answered after its first attempt timed out')
+  t.same(await res.json(), { secret: 'pst_test_retried' })
+  t.equal(fake.callsTo('POST', '/v1/terminal/connection_tokens').length, 2, 'two attempts')
+  t.equal((await exited)[0], 0, 'exit 0')
+  t.match(out, /"grace_ms":11600/, 'the grace follows the configured timeout and retries')
 })
 
 t.test('server.ts: a production boot that fails the checklist exits 1 before listening', async t => {
