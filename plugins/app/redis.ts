@@ -8,16 +8,42 @@ declare module 'fastify' {
   }
 }
 
-/** One Redis client for the rate-limit store and the readiness check. */
+/**
+ * One Redis client for the rate-limit store and the readiness check. Redis is an optimisation
+ * here (shared buckets), never a dependency of a payment: while it is away, commands fail at once
+ * instead of queueing through the reconnect backoff, the rate limiter counts in this process, and
+ * one warn line says so per outage. ioredis reconnects by itself.
+ */
 export default fp(async function redis (fastify) {
   const url = fastify.config.REDIS_URL
   if (url === undefined) {
     fastify.decorate('redis', null)
     return
   }
-  // Short timeouts and one retry per command: a rate limiter must not hang requests (see README).
-  const client = new Redis(url, { connectTimeout: 500, maxRetriesPerRequest: 1, enableOfflineQueue: true, lazyConnect: false })
-  client.on('error', err => { fastify.log.warn({ err: { message: err.message } }, 'redis error') })
+  const client = new Redis(url, { connectTimeout: 500, commandTimeout: 250, maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: false })
+  let down = false
+  let closing = false
+  const outage = (err?: Error) => {
+    if (down || closing) return
+    down = true
+    fastify.log.warn({ err: { message: err?.message ?? 'connection closed' } }, 'Redis unreachable: rate limits are counted per process until it is back')
+  }
+  client.on('error', outage)
+  client.on('close', () => { outage() })
+  client.on('ready', () => {
+    if (!down) return
+    down = false
+    fastify.log.info('Redis reachable again: rate limits are shared again')
+  })
+  // give the first connection a moment, so buckets are shared from the first request; never block the boot on it
+  await new Promise<void>(resolve => {
+    const timer = setTimeout(resolve, 1000)
+    const done = () => { clearTimeout(timer); client.off('ready', done); client.off('error', done); resolve() }
+    client.once('ready', done).once('error', done)
+  })
   fastify.decorate('redis', client)
-  fastify.addHook('onClose', async () => { client.disconnect() })
+  fastify.addHook('onClose', async () => {
+    closing = true
+    client.disconnect()
+  })
 }, { name: 'redis', dependencies: ['config'], fastify: '5.x' })

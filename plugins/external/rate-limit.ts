@@ -1,5 +1,44 @@
 import fp from 'fastify-plugin'
-import rateLimit from '@fastify/rate-limit'
+import rateLimit, { type FastifyRateLimitStore } from '@fastify/rate-limit'
+import type { Redis } from 'ioredis'
+import LocalStore from '@fastify/rate-limit/store/LocalStore.js'
+import RedisStore from '@fastify/rate-limit/store/RedisStore.js'
+import type { RateLimitResult } from '@fastify/rate-limit/store/LocalStore.js'
+
+type Callback = (err: Error | null, res?: RateLimitResult) => void
+
+/**
+ * Buckets in Redis while it answers, in this process's memory the moment it does not: a Redis
+ * outage must not stall tills (ioredis would queue each command through its reconnect backoff)
+ * nor lift the limits. Each replica then limits on its own until Redis is back.
+ */
+function failoverStore (redis: Redis, onRedisError: (err: Error) => void) {
+  interface Pair { shared: RedisStore, local: LocalStore }
+  return class FailoverStore {
+    readonly stores: Pair
+    constructor (options: { continueExceeding?: boolean, exponentialBackoff?: boolean }, stores?: Pair) {
+      const { continueExceeding = false, exponentialBackoff = false } = options
+      this.stores = stores ?? {
+        shared: new RedisStore(continueExceeding, exponentialBackoff, redis, 'stb-rl-'),
+        local: new LocalStore(continueExceeding, exponentialBackoff, 5000)
+      }
+    }
+
+    incr (key: string, cb: Callback, timeWindow: number, max: number): void {
+      const { shared, local } = this.stores
+      if (redis.status !== 'ready') return local.incr(key, cb, timeWindow, max)
+      shared.incr(key, (err, res) => {
+        if (err === null) return cb(null, res)
+        onRedisError(err)
+        local.incr(key, cb, timeWindow, max)
+      }, timeWindow, max)
+    }
+
+    child (routeOptions: Parameters<FastifyRateLimitStore['child']>[0]): FailoverStore {
+      return new FailoverStore({}, { shared: this.stores.shared.child(routeOptions), local: this.stores.local.child(routeOptions) })
+    }
+  }
+}
 
 /**
  * Registered once with `global: false`: each area adds `fastify.rateLimit()` to its own hooks, so
@@ -7,13 +46,12 @@ import rateLimit from '@fastify/rate-limit'
  * replicas share them.
  */
 export default fp(async function rateLimitPlugin (fastify) {
+  const { redis } = fastify
   await fastify.register(rateLimit, {
     global: false,
     max: fastify.config.RATE_LIMIT_MAX,
     timeWindow: fastify.config.RATE_LIMIT_WINDOW,
-    ...(fastify.redis === null ? {} : { redis: fastify.redis, nameSpace: 'stb-rl-' }),
-    // Fail open when Redis is down: a till must still take payments.
-    skipOnError: true,
+    ...(redis === null ? {} : { store: failoverStore(redis, err => { fastify.log.warn({ err: { message: err.message } }, 'rate limit: Redis command failed; this process counts alone') }) }),
     keyGenerator: request => fastify.apiKeys.bucket(request),
     errorResponseBuilder: (_request, context) => ({
       statusCode: 429,

@@ -22,7 +22,7 @@ Next, copy the URL of this page (this is your "backend URL"), and use it to <a h
 
 const Ready = Type.Object({
   status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')]),
-  checks: Type.Record(Type.String(), Type.Union([Type.Literal('ok'), Type.Literal('down')])),
+  checks: Type.Record(Type.String(), Type.Union([Type.Literal('ok'), Type.Literal('down'), Type.Literal('degraded')])),
   message: Type.Optional(Type.String())
 })
 
@@ -53,13 +53,18 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/ready', {
     logLevel: 'warn',
-    schema: { tags: ['ops'], summary: 'Readiness: the database (and Redis, when set) answer', response: { 200: Ready, 503: Ready } }
+    schema: { tags: ['ops'], summary: 'Readiness: the database answers (Redis, when set, unreachable is only degraded)', response: { 200: Ready, 503: Ready } }
   }, async (_request, reply) => {
-    const checks: Record<string, 'ok' | 'down'> = {}
+    const checks: Record<string, 'ok' | 'down' | 'degraded'> = {}
     checks.database = await withTimeout(fastify.store.ping().then(ok => { if (!ok) throw new Error('down') }), 2000) ? 'ok' : 'down'
-    if (fastify.redis !== null) checks.redis = await withTimeout(fastify.redis.ping(), 1000) ? 'ok' : 'down'
+    // Without Redis every replica still serves (rate limits per process): degraded, still ready,
+    // so a load balancer does not pull every replica at once.
+    if (fastify.redis !== null) checks.redis = await withTimeout(fastify.redis.ping(), 1000) ? 'ok' : 'degraded'
     const down = Object.keys(checks).filter(k => checks[k] === 'down')
-    if (down.length === 0) return { status: 'ready' as const, checks }
+    if (down.length === 0) {
+      const degraded = Object.keys(checks).filter(k => checks[k] === 'degraded')
+      return { status: 'ready' as const, checks, ...(degraded.length === 0 ? {} : { message: `degraded: ${degraded.join(', ')} unreachable` }) }
+    }
     return await reply.code(503).send({ status: 'unavailable' as const, checks, message: `unavailable: ${down.join(', ')} down` })
   })
 }
