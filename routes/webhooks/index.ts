@@ -3,9 +3,19 @@ import Stripe from 'stripe'
 import { useRawBody } from '../../plugins/app/raw-body.js'
 import { signatureHeader } from '../../lib/signature.js'
 import { describeError } from '../../lib/errors.js'
+import { FailureLimiter } from '../../lib/failure-limiter.js'
 import { eventProblem } from '../../schemas/webhooks.js'
 
 const TOLERANCE_SECONDS = 300
+/**
+ * Stripe's events are small — lists inside objects are truncated to 10 items and metadata is
+ * capped (50 keys × 500 characters) — so real events are a few KB, rarely over 100 KB. 512 KiB
+ * leaves room for the largest and bounds what an unauthenticated caller can make us read and hash.
+ */
+export const WEBHOOK_BODY_LIMIT = 512 * 1024
+/** failed deliveries (any 4xx) per IP per minute before that IP is refused unread */
+export const FAILURES_PER_MINUTE = 20
+const TARPIT_MS = 250
 
 /**
  * Stripe webhooks at /webhooks and /webhook: raw body verified against every configured
@@ -13,15 +23,51 @@ const TOLERANCE_SECONDS = 300
  * exactly once. No CORS, no API key, no rate limit, hidden from the public docs.
  */
 const webhooks: FastifyPluginAsync = async (fastify) => {
-  useRawBody(fastify, 1024 * 1024)
+  useRawBody(fastify, WEBHOOK_BODY_LIMIT)
   const secrets = fastify.config.webhookSecrets
+  const failures = new FailureLimiter(60_000)
   const fail = (reply: FastifyReply, status: number, message: string): FastifyReply =>
     reply.code(status).send({ error: { type: status === 503 ? 'api_error' : 'invalid_request_error', message } })
 
-  const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    if (secrets.length === 0) return fail(reply, 503, 'Webhooks are not configured: set STRIPE_WEBHOOK_SECRET.')
+  // Before the body is read: a caller that keeps failing, no configured secret, a declared body
+  // over the limit, or a signature header that is missing, malformed or outside the tolerance
+  // cannot make us read or hash a body. The socket stops being read and is closed once the answer
+  // is out, so the rest of the body is never taken in. Stripe never fails these checks: after an
+  // address's first failure its refusals wait TARPIT_MS, which throttles a flood to a few requests
+  // a second per connection, and past FAILURES_PER_MINUTE it is refused outright (429).
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (request.method !== 'POST') return done()
+    const { failures: failed, resetInSeconds } = failures.count(request.ip)
+    const refuse = (status: number, message: string): void => {
+      const socket = request.raw.socket
+      request.raw.pause()
+      reply.raw.once('finish', () => { socket?.destroy() })
+      reply.header('connection', 'close')
+      if (failed === 0) fail(reply, status, message)
+      else setTimeout(() => { if (socket?.destroyed !== true) fail(reply, status, message) }, TARPIT_MS).unref()
+    }
+    if (failed >= FAILURES_PER_MINUTE) {
+      reply.header('retry-after', String(resetInSeconds))
+      return refuse(429, `Too many failed webhook deliveries from this address; retry in ${resetInSeconds} s.`)
+    }
+    if (secrets.length === 0) return refuse(503, 'Webhooks are not configured: set STRIPE_WEBHOOK_SECRET.')
+    if (Number(request.headers['content-length'] ?? 0) > WEBHOOK_BODY_LIMIT) return refuse(413, `A webhook body is at most ${WEBHOOK_BODY_LIMIT} bytes.`)
     const header = signatureHeader(request.headers['stripe-signature'])
-    if (header === undefined) return fail(reply, 400, 'Missing Stripe-Signature header: send exactly one.')
+    if (header === undefined) return refuse(400, 'Missing Stripe-Signature header: send exactly one.')
+    // stripe-node's own first-line texts for the same faults
+    const t = Number(/(?:^|,)\s*t=(\d{1,12})(?:,|$)/.exec(header)?.[1])
+    if (!Number.isFinite(t)) return refuse(400, 'Webhook signature verification failed: Unable to extract timestamp and signatures from header')
+    if (!/(?:^|,)\s*v1=[0-9a-f]{64}(?:,|$)/.test(header)) return refuse(400, 'Webhook signature verification failed: No signatures found with expected scheme')
+    if (Math.abs(Math.floor(Date.now() / 1000) - t) > TOLERANCE_SECONDS) return refuse(400, 'Webhook signature verification failed: Timestamp outside the tolerance zone')
+    done()
+  })
+  fastify.addHook('onResponse', (request, reply, done) => {
+    if (reply.statusCode >= 400 && reply.statusCode < 500 && reply.statusCode !== 429) failures.fail(request.ip)
+    done()
+  })
+
+  const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    const header = signatureHeader(request.headers['stripe-signature'])!
     const payload = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
     let event: Stripe.Event | undefined
     let reason = 'no secret matched'
@@ -50,7 +96,7 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
   }
 
   // not rate limited: this scope adds no limiter (the plugin is registered with global: false)
-  const options = { schema: { hide: true }, logLevel: 'info' as const }
+  const options = { schema: { hide: true } }
   fastify.post('/webhooks', options, handler)
   fastify.post('/webhook', options, handler)
   // A preflight gets no CORS header at all: these routes are for Stripe's servers, not browsers.

@@ -1,0 +1,75 @@
+// An unauthenticated flood on /webhooks beside a till's requests, over real sockets: 20 connections
+// of 1 MB bodies with bad signatures, sent from a child process so the flood's own CPU is not the
+// server's. Before, each body was read and hashed in full and the route had no limit (the till's
+// p50 rose to about 1 s); now such requests are refused before their body is read.
+import { spawn } from 'node:child_process'
+import type { AddressInfo } from 'node:net'
+import t from 'tap'
+import { build } from '../helper.js'
+
+const FLOOD = `
+const net = require('node:net')
+const [port, connections] = process.argv.slice(-2).map(Number)
+const body = Buffer.alloc(1024 * 1024, 'a')
+let sent = 0
+function loop (i) {
+  const now = Math.floor(Date.now() / 1000)
+  // alternately: a garbage signature, and a well-formed one that matches nothing
+  const sig = i % 2 === 0 ? 'garbage' : 't=' + now + ',v1=' + '0'.repeat(64)
+  // from many addresses (127.0.1.1–254), so the per-address limit does not end the flood early
+  const s = net.connect({ port, host: '127.0.0.1', localAddress: '127.0.1.' + (1 + (i * 7 + sent) % 254) }, () => {
+    s.write('POST /webhooks HTTP/1.1\\r\\nHost: x\\r\\nContent-Type: application/json\\r\\nStripe-Signature: ' + sig + '\\r\\nContent-Length: ' + body.length + '\\r\\n\\r\\n')
+    s.write(body)
+    sent++
+  })
+  s.on('data', () => s.destroy())
+  s.on('error', () => {})
+  s.on('close', () => setImmediate(loop, i + 1))
+}
+for (let c = 0; c < connections; c++) loop(c)
+setInterval(() => { process.stdout.write(sent + '\\n') }, 250)
+`
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+t.test('a webhook flood does not slow the Terminal API by more than 20 %', async t => {
+  const { app, logs } = await build(t, { env: { STRIPE_WEBHOOK_SECRET: 'whsec_flood', LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '100000' } })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as AddressInfo).port
+  const till = async (n: number): Promise<number[]> => {
+    const times: number[] = []
+    for (let i = 0; i < n; i++) {
+      const started = performance.now()
+      const res = await fetch(`http://127.0.0.1:${port}/connection_token`, { method: 'POST' })
+      await res.json()
+      times.push(performance.now() - started)
+      if (res.status !== 200) throw new Error(`till got ${res.status}`)
+    }
+    return times
+  }
+  await till(100) // warm-up
+  const before = median(await till(300))
+
+  const flood = spawn(process.execPath, ['-e', FLOOD, String(port), '20'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let sent = 0
+  flood.stdout.on('data', d => { sent = Number(String(d).trim().split('\n').pop()) })
+  t.teardown(() => { flood.kill('SIGKILL') })
+  await new Promise(resolve => setTimeout(resolve, 500))
+  const during = median(await till(300))
+  flood.kill('SIGKILL')
+
+  t.ok(sent >= 100, `the flood sent ${sent} requests of 1 MB (throttled by the refusals' wait)`)
+  t.ok(during <= before * 1.2 + 0.5, `till p50 ${before.toFixed(2)} ms before, ${during.toFixed(2)} ms during the flood (≤ 1.2× + 0.5 ms)`)
+  t.notOk(logs.some(l => l.level >= 50), 'no error was logged')
+})
+
+t.test('an address that keeps failing is refused unread, with Retry-After; other addresses are not', async t => {
+  const { app } = await build(t, { env: { STRIPE_WEBHOOK_SECRET: 'whsec_flood' } })
+  const bad = (remoteAddress: string) => app.inject({ method: 'POST', url: '/webhooks', remoteAddress, headers: { 'stripe-signature': 'garbage' }, payload: '{}' })
+  for (let i = 0; i < 20; i++) t.equal((await bad('10.0.0.1')).statusCode, 400)
+  const refused = await bad('10.0.0.1')
+  t.equal(refused.statusCode, 429)
+  t.match(refused.json().error.message, /Too many failed webhook deliveries/)
+  t.equal(refused.headers.connection, 'close', 'the rest of the body is not read')
+  t.equal((await bad('10.0.0.2')).statusCode, 400, 'another address is unaffected')
+})
