@@ -13,7 +13,7 @@ const TOLERANCE_SECONDS = 300
  * leaves room for the largest and bounds what an unauthenticated caller can make us read and hash.
  */
 export const WEBHOOK_BODY_LIMIT = 512 * 1024
-/** failed deliveries (any 4xx) per IP per minute before that IP is refused unread */
+/** failed signatures per IP per minute before that IP is refused unread */
 export const FAILURES_PER_MINUTE = 20
 const TARPIT_MS = 250
 
@@ -39,6 +39,8 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
     if (request.method !== 'POST') return done()
     const { failures: failed, resetInSeconds } = failures.count(request.ip)
     const refuse = (status: number, message: string): void => {
+      // what counts is failing to authenticate; a signed event we cannot handle does not
+      if (status !== 503 && status !== 429) failures.fail(request.ip)
       const socket = request.raw.socket
       request.raw.pause()
       reply.raw.once('finish', () => { socket?.destroy() })
@@ -61,10 +63,6 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
     if (Math.abs(Math.floor(Date.now() / 1000) - t) > TOLERANCE_SECONDS) return refuse(400, 'Webhook signature verification failed: Timestamp outside the tolerance zone')
     done()
   })
-  fastify.addHook('onResponse', (request, reply, done) => {
-    if (reply.statusCode >= 400 && reply.statusCode < 500 && reply.statusCode !== 429) failures.fail(request.ip)
-    done()
-  })
 
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const header = signatureHeader(request.headers['stripe-signature'])!
@@ -82,6 +80,7 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
       }
     }
     if (event === undefined) {
+      failures.fail(request.ip)
       request.log.warn({ reason }, 'webhook signature verification failed')
       return fail(reply, 400, `Webhook signature verification failed: ${reason}`)
     }

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { build } from '../helper.js'
+import { build, sign } from '../helper.js'
 
 const FLOOD = `
 const net = require('node:net')
@@ -72,4 +72,15 @@ t.test('an address that keeps failing is refused unread, with Retry-After; other
   t.match(refused.json().error.message, /Too many failed webhook deliveries/)
   t.equal(refused.headers.connection, 'close', 'the rest of the body is not read')
   t.equal((await bad('10.0.0.2')).statusCode, 400, 'another address is unaffected')
+})
+
+t.test('signed events that do not fit count as no failure: Stripe\'s address is never refused for them', async t => {
+  const { app } = await build(t, { env: { STRIPE_WEBHOOK_SECRET: 'whsec_flood' } })
+  const body = JSON.stringify({ id: 'evt_x', object: 'event', type: 'x.y', livemode: false, created: 1.5, data: { object: {} } })
+  const codes = new Set<number>()
+  for (let i = 0; i < 25; i++) {
+    const res = await app.inject({ method: 'POST', url: '/webhooks', remoteAddress: '10.0.0.3', headers: { 'content-type': 'application/json', 'stripe-signature': sign(body, 'whsec_flood') }, payload: body })
+    codes.add(res.statusCode)
+  }
+  t.same([...codes], [400], 'every one a 400, none a 429')
 })
