@@ -1,9 +1,11 @@
-import type { FastifyError, FastifyInstance, FastifyServerOptions } from 'fastify'
+import type { Server } from 'node:http'
+import type { FastifyError, FastifyHttpOptions, FastifyInstance } from 'fastify'
 import type { Config } from './lib/config.js'
 import { configuredSecrets, list, readEnv } from './lib/config.js'
 import { describeError, errorBody, logOutcome } from './lib/errors.js'
 import { loggerOptions } from './lib/logger.js'
 import config from './plugins/app/config.js'
+import connectionCap from './plugins/app/connection-cap.js'
 import redis from './plugins/app/redis.js'
 import store from './plugins/app/store.js'
 import stripe from './plugins/app/stripe.js'
@@ -27,7 +29,7 @@ export interface AppOptions {
 }
 
 /** Fastify factory options; server.ts and the tests build the server with the same ones. */
-export function serverOptions (cfg: Config, logStream?: NodeJS.WritableStream): FastifyServerOptions {
+export function serverOptions (cfg: Config, logStream?: NodeJS.WritableStream): FastifyHttpOptions<Server> {
   const trust = list(cfg.TRUST_PROXY)
   return {
     logger: loggerOptions(cfg.LOG_LEVEL, logStream, configuredSecrets(cfg)),
@@ -40,7 +42,10 @@ export function serverOptions (cfg: Config, logStream?: NodeJS.WritableStream): 
     ajv: { customOptions: { coerceTypes: true } },
     bodyLimit: 1024 * 1024,
     connectionTimeout: 120_000,
-    requestTimeout: 60_000,
+    // A slow client (headers trickled a byte a second) holds its socket 10 s at most, checked every
+    // second; a whole request, body included, 30 s. Tills send a few hundred bytes.
+    http: { headersTimeout: 10_000, connectionsCheckingInterval: 1_000 },
+    requestTimeout: 30_000,
     // longer than common load balancers' idle timeout (60 s), or they see intermittent 502s
     keepAliveTimeout: 72_000,
     return503OnClosing: true
@@ -52,6 +57,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   const env = opts.env ?? readEnv()
   await fastify.register(config, { env })
 
+  await fastify.register(connectionCap)
   await fastify.register(redis)
   await fastify.register(store)
   await fastify.register(stripe)

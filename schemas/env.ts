@@ -32,6 +32,7 @@ export const EnvSchema = Type.Object({
   TRUST_PROXY: Str('proxy addresses/CIDRs whose X-Forwarded-* is believed'),
   PROXY_CONFIG: Str('path of a YAML file of proxy adapters'),
   STRIPE_PROXY_KEY: Str('one proxy adapter `stripe` with this (restricted) key'),
+  MAX_CONNECTIONS: Type.Integer({ default: 800, minimum: 1, description: 'open sockets at most; past it new connections get 503' }),
   WEBHOOK_RETENTION_DAYS: Type.Integer({ default: 30, minimum: 1, description: 'days webhook event ids are kept' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), {
     default: 'info', description: 'pino log level'
