@@ -23,6 +23,9 @@ import webhooks from './routes/webhooks/index.js'
 import apps from './routes/apps/index.js'
 import proxy from './routes/proxy/index.js'
 
+/** the default for areas that set none (the proxy); the Terminal and Apps areas set 64 KiB */
+const BODY_LIMIT = 1024 * 1024
+
 export interface AppOptions {
   /** raw variables; default: the process environment over `.env` */
   env?: Record<string, string | undefined>
@@ -40,7 +43,7 @@ export function serverOptions (cfg: Config, logStream?: NodeJS.WritableStream): 
     // Coerce scalars ("100" → 100) but never a list into a scalar: `payment_intent_id[]=pi_1` is a
     // 400 naming the parameter, not a call with pi_1 (Fastify's default is coerceTypes: 'array').
     ajv: { customOptions: { coerceTypes: true } },
-    bodyLimit: 1024 * 1024,
+    bodyLimit: BODY_LIMIT,
     connectionTimeout: 120_000,
     // A slow client (headers trickled a byte a second) holds its socket 10 s at most, checked every
     // second; a whole request, body included, 30 s. Tills send a few hundred bytes.
@@ -89,7 +92,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
 
   // Set before the areas: a scope keeps the error handler it had when it was registered.
   fastify.setErrorHandler(function errorHandler (error: FastifyError, request, reply) {
-    const e = describeError(error)
+    const e = describeError(error, { bodyLimit: BODY_LIMIT })
     logOutcome(request.log, e, error)
     return reply.code(e.status).headers(e.headers).send(errorBody(e))
   })

@@ -97,9 +97,9 @@ export interface ErrorOutcome {
  * The one mapping from anything a handler or plugin throws to what the caller is told. Areas
  * render it (JSON envelope, or the Terminal API's text) and add their own wording.
  */
-export function describeError (error: unknown): ErrorOutcome {
+export function describeError (error: unknown, context: { bodyLimit?: number } = {}): ErrorOutcome {
   if (error instanceof PrefixedError) {
-    const inner = describeError(error.cause)
+    const inner = describeError(error.cause, context)
     return { ...inner, message: `${error.prefix} ${inner.message}` }
   }
   const stripe = mapStripeError(error)
@@ -119,6 +119,10 @@ export function describeError (error: unknown): ErrorOutcome {
   if (error instanceof HttpError) return { status: error.statusCode, type: error.type, message: error.message, code: error.code, headers: error.headers, internal: false }
   const e = error as { statusCode?: number, message?: string, code?: string, error?: { message?: string } }
   const status = e.statusCode ?? 500
+  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    const limit = context.bodyLimit === undefined ? '' : `: at most ${context.bodyLimit} bytes here`
+    return { status: 413, type: 'invalid_request_error', message: `Request body is too large${limit}.`, code: 'body_too_large', headers: {}, internal: false }
+  }
   // @fastify/rate-limit throws the body its errorResponseBuilder made
   if (status === 429) return { status, type: 'rate_limit_error', message: e.error?.message ?? 'Too many requests.', code: 'rate_limit', headers: {}, internal: false }
   if (status >= 400 && status < 500) return { status, type: 'invalid_request_error', message: e.message ?? 'Bad request.', code: e.code ?? null, headers: {}, internal: false }

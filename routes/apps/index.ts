@@ -21,7 +21,8 @@ const apps: FastifyPluginAsyncTypebox = async (fastify) => {
     maxAge: 600
   })
   fastify.addHook('onRequest', fastify.rateLimit())
-  useRawBody(fastify, 64 * 1024)
+  const BODY_LIMIT = 64 * 1024
+  useRawBody(fastify, BODY_LIMIT)
   fastify.addHook('preValidation', fastify.appSignature.verify)
 
   fastify.setErrorHandler(function appsErrors (error: FastifyError, request, reply) {
@@ -30,7 +31,7 @@ const apps: FastifyPluginAsyncTypebox = async (fastify) => {
       const name = e?.instancePath.replace(/^\//, '').replace(/\//g, '.') || String((e?.params as { missingProperty?: string })?.missingProperty ?? 'body')
       return reply.code(400).send(errorBody({ type: 'invalid_request_error', message: `Invalid signed parameter '${name}': ${e?.message ?? 'not valid'}`, code: 'parameter_invalid' }))
     }
-    const e = describeError(error)
+    const e = describeError(error, { bodyLimit: BODY_LIMIT })
     logOutcome(request.log, e, error)
     return reply.code(e.status).headers(e.headers).send(errorBody(e))
   })

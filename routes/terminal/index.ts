@@ -135,7 +135,7 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
     // an error with its own prefix (the attach route's customer lookup) carries it in its message
     const prefix = error instanceof PrefixedError ? undefined : typeof p === 'function' ? p((request.body ?? {}) as Record<string, unknown>) : p
     const withPrefix = (message: string): string => prefix === undefined ? message : `${prefix} ${message}`
-    const e = describeError(error)
+    const e = describeError(error, { bodyLimit: BODY_LIMIT })
     logOutcome(request.log, e, error)
     // No key for a route the original did not check: its prefix and a 402, as a Stripe error would be
     if (error instanceof NoStripeKeyError) return sendError(request, reply, 402, withPrefix(e.message), 'invalid_request_error', e.code)

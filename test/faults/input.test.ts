@@ -26,6 +26,7 @@ t.test('each case that was a 500 is a clear 4xx, and nothing reaches Stripe', as
   const many = 'amount=100&' + Array.from({ length: 10_000 }, (_, i) => `payment_method_options[k${i}]=1`).join('&')
   const manyRes = await app.inject({ method: 'POST', url: '/create_payment_intent', headers: FORM, payload: many })
   t.equal(manyRes.statusCode, 413, 'a 190 KB form is over the Terminal body limit')
+  t.equal(manyRes.body, 'Request body is too large: at most 65536 bytes here.', 'the text names the limit')
   const manySmall = 'amount=100&' + Array.from({ length: 1000 }, (_, i) => `m[k${i}]=1`).join('&')
   const manySmallRes = await app.inject({ method: 'POST', url: '/create_payment_intent', headers: FORM, payload: manySmall })
   t.equal(manySmallRes.statusCode, 400)
