@@ -3,6 +3,7 @@
 // or object-valued id or scalar is a 400 that names it, with no Stripe call.
 import t from 'tap'
 import { build } from '../helper.js'
+import { specAvailable } from '../support/stripe-spec.js'
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
 
@@ -54,7 +55,7 @@ t.test('a bare key counts as absent on every route: defaults apply, nothing empt
   fake.reset()
   const located = await app.inject({ method: 'POST', url: '/create_location', headers: FORM, payload: 'display_name=x&address[country]=US&display_name' })
   t.equal(located.body, 'Error creating Location! Missing required param: display_name.', 'the last duplicate, bare, wins: absent')
-  t.match(fake.takeSpecViolations(), [/missing required parameter 'display_name'/], 'a call Stripe refuses, as the original made it')
+  t.match(fake.takeSpecViolations(), specAvailable ? [/missing required parameter 'display_name'/] : [], 'a call Stripe refuses, as the original made it')
   fake.reset()
   await app.inject({ method: 'POST', url: '/create_payment_intent', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ amount: 100, currency: null, receipt_email: null }) })
   t.match(fake.calls[0]?.params, { currency: 'usd', amount: '100' }, 'a JSON null is absent too')
