@@ -1,7 +1,7 @@
 import type { Server } from 'node:http'
 import type { FastifyError, FastifyHttpOptions, FastifyInstance } from 'fastify'
 import type { Config } from './lib/config.js'
-import { configuredSecrets, list, readEnv } from './lib/config.js'
+import { configuredSecrets, list, loadConfig, readEnv } from './lib/config.js'
 import { describeError, errorBody, logOutcome } from './lib/errors.js'
 import { loggerOptions } from './lib/logger.js'
 import config from './plugins/app/config.js'
@@ -27,7 +27,9 @@ import proxy from './routes/proxy/index.js'
 const BODY_LIMIT = 1024 * 1024
 
 export interface AppOptions {
-  /** raw variables; default: the process environment over `.env` */
+  /** the validated configuration; default: validated here from `env` */
+  config?: Config
+  /** raw variables (proxy adapters read `${{ VAR }}` from them); default: the process environment over `.env` */
   env?: Record<string, string | undefined>
 }
 
@@ -58,7 +60,7 @@ export function serverOptions (cfg: Config, logStream?: NodeJS.WritableStream): 
 /** The whole wiring, in load order: config → shared plugins → external plugins → route areas → handlers. */
 export default async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   const env = opts.env ?? readEnv()
-  await fastify.register(config, { env })
+  await fastify.register(config, { config: opts.config ?? loadConfig(env) })
 
   await fastify.register(connectionCap)
   await fastify.register(redis)

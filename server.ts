@@ -14,7 +14,7 @@ try {
 }
 
 const server = Fastify(serverOptions(config))
-server.register(fp(app), { env })
+server.register(fp(app), { config, env })
 
 // SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close the store and Redis, exit 0.
 const grace = shutdownGraceMs(config)

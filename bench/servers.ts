@@ -37,8 +37,9 @@ if (role === 'fake') {
     DATABASE_URL: 'sqlite::memory:',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn'
   }
-  const server = Fastify(serverOptions(loadConfig(env), process.stdout))
-  await server.register(fp(app), { env })
+  const config = loadConfig(env)
+  const server = Fastify(serverOptions(config, process.stdout))
+  await server.register(fp(app), { config, env })
   await server.listen({ port: 0, host: '127.0.0.1' })
   console.log(`READY ${(server.server.address() as { port: number }).port}`)
 } else if (role === 'bare') {

@@ -47,9 +47,10 @@ export async function build (t: Test, opts: BuildOptions = {}): Promise<Built> {
       cb()
     }
   })
-  const server = Fastify(serverOptions(loadConfig(env), sink))
+  const config = loadConfig(env)
+  const server = Fastify(serverOptions(config, sink))
   try {
-    await server.register(fp(app), { env })
+    await server.register(fp(app), { config, env })
     await server.ready()
   } catch (err) {
     // a refused boot: release what was started, then let the test see the error

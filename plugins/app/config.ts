@@ -1,12 +1,9 @@
 import fp from 'fastify-plugin'
-import fastifyEnv from '@fastify/env'
-import { EnvSchema, type Env } from '../../schemas/env.js'
-import { checklist, configuredSecrets, deriveConfig, readEnv, setVariables, type Config } from '../../lib/config.js'
+import { checklist, configuredSecrets, type Config } from '../../lib/config.js'
 import { secretMasker } from '../../lib/redact.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    env: Env
     config: Config
     /** replaces every configured secret in a text with [REDACTED] (for anything echoed to a caller) */
     maskSecrets: (text: string) => string
@@ -14,8 +11,8 @@ declare module 'fastify' {
 }
 
 export interface ConfigOptions {
-  /** Raw variables. Default: the process environment with `.env` beneath it (never overriding). */
-  env?: Record<string, string | undefined>
+  /** validated once, by the caller that also built the server's options from it */
+  config: Config
 }
 
 /** Refuses a production boot that fails the checklist; every failing item is in the message. */
@@ -27,14 +24,7 @@ export class ChecklistError extends Error {
 }
 
 export default fp<ConfigOptions>(async function config (fastify, opts) {
-  await fastify.register(fastifyEnv, {
-    confKey: 'env',
-    schema: structuredClone(EnvSchema),
-    data: setVariables(opts.env ?? readEnv()),
-    env: false,
-    dotenv: false
-  })
-  const cfg = deriveConfig(fastify.env)
+  const cfg = opts.config
   const { failures, warnings } = checklist(cfg)
   if (failures.length > 0) throw new ChecklistError(failures)
   for (const w of warnings) fastify.log.warn(w)

@@ -3,6 +3,7 @@ import https from 'node:https'
 import fp from 'fastify-plugin'
 import Stripe from 'stripe'
 import { NoStripeKeyError } from '../../lib/errors.js'
+import { VERSION } from '../../lib/version.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -49,7 +50,7 @@ export default fp(async function stripePlugin (fastify) {
         timeout: config.STRIPE_TIMEOUT_MS,
         maxNetworkRetries: config.STRIPE_MAX_RETRIES,
         httpAgent: agent,
-        appInfo: { name: 'stripe-terminal-backend', version: '1.0.0' }
+        appInfo: { name: 'stripe-terminal-backend', version: VERSION }
       })
       return client
     }

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
+import { VERSION } from '../../lib/version.js'
 
 /** The OpenAPI document comes from the route schemas; registered before any route. */
 export default fp(async function swaggerPlugin (fastify) {
@@ -10,7 +11,7 @@ export default fp(async function swaggerPlugin (fastify) {
       info: {
         title: 'Stripe Terminal backend',
         description: 'Terminal API (drop-in for Stripe\'s example backend), Stripe Apps API, webhooks and a Stripe API proxy.',
-        version: '1.0.0'
+        version: VERSION
       },
       components: {
         securitySchemes: {

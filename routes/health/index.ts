@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { VERSION } from '../../lib/version.js'
 
 const LANDING = (version: string, docs: boolean): string => `<!DOCTYPE html>
 <html>
@@ -43,7 +44,7 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/', {
     schema: { tags: ['ops'], summary: 'Landing page (the original backend\'s index.html)', response: { 200: Type.String() } }
   }, async (_request, reply) => {
-    return await reply.type('text/html; charset=utf-8').send(LANDING('1.0.0', fastify.config.docsEnabled))
+    return await reply.type('text/html; charset=utf-8').send(LANDING(VERSION, fastify.config.docsEnabled))
   })
 
   fastify.get('/health', {

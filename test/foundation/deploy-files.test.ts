@@ -64,3 +64,8 @@ t.test('Render, Heroku', async t => {
   t.match(pkg.engines.node, />=20.19/)
   t.equal(pkg.type, 'module')
 })
+
+t.test('the version is defined once, and it is package.json\'s', async t => {
+  const { VERSION } = await import('../../lib/version.js')
+  t.equal(VERSION, (JSON.parse(read('package.json')) as { version: string }).version)
+})
