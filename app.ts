@@ -2,7 +2,7 @@ import type { Server } from 'node:http'
 import type { FastifyError, FastifyHttpOptions, FastifyInstance } from 'fastify'
 import type { Config } from './lib/config.js'
 import { configuredSecrets, list, loadConfig, readEnv } from './lib/config.js'
-import { describeError, errorBody, logOutcome } from './lib/errors.js'
+import { describeError, errorBody, logOutcome, sendErrorBody } from './lib/errors.js'
 import { loggerOptions } from './lib/logger.js'
 import config from './plugins/app/config.js'
 import connectionCap from './plugins/app/connection-cap.js'
@@ -96,7 +96,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   fastify.setErrorHandler(function errorHandler (error: FastifyError, request, reply) {
     const e = describeError(error, { bodyLimit: BODY_LIMIT })
     logOutcome(request.log, e, error)
-    return reply.code(e.status).headers(e.headers).send(errorBody(e))
+    return sendErrorBody(reply, e)
   })
 
   // Route areas: each owns its CORS policy, body parsers and auth.
@@ -106,10 +106,9 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(webhooks)
   await fastify.register(proxy, { prefix: '/v1/apis/http' })
 
-  // A 404 costs a scanner its rate limit too. The path is echoed, but never a key put in it.
-  fastify.setNotFoundHandler({
-    preHandler: fastify.rateLimit({ max: fastify.config.RATE_LIMIT_MAX, timeWindow: fastify.config.RATE_LIMIT_WINDOW })
-  }, function notFound (request, reply) {
+  // A 404 costs a scanner its rate limit too, from the same bucket as its other requests. The path
+  // is echoed, but never a key put in it.
+  fastify.setNotFoundHandler({ preHandler: fastify.rateLimit() }, function notFound (request, reply) {
     const path = fastify.maskSecrets(request.url.split('?')[0]!).slice(0, 200)
     return reply.code(404).send(errorBody({ type: 'invalid_request_error', message: `Unknown route: ${request.method} ${path}`, code: 'resource_missing' }))
   })

@@ -129,8 +129,17 @@ export function describeError (error: unknown, context: { bodyLimit?: number } =
   return { status: 500, type: 'api_error', message: 'Internal server error.', code: null, headers: {}, internal: true }
 }
 
-export const errorBody = (e: Pick<ErrorOutcome, 'type' | 'message' | 'code'>): { error: { type: string, message: string, code: string | null } } =>
-  ({ error: { type: e.type, message: e.message, code: e.code } })
+/**
+ * Stripe's error envelope, the one every JSON error is built with. `code` is left out when the
+ * caller has none to give (the proxy's and webhooks' refusals, whose shape CONTRACT.md fixes).
+ */
+export const errorBody = (e: { type: string, message: string, code?: string | null }): { error: { type: string, message: string, code?: string | null } } =>
+  ({ error: e.code === undefined ? { type: e.type, message: e.message } : { type: e.type, message: e.message, code: e.code } })
+
+interface Reply { code: (status: number) => Reply, headers: (values: Record<string, string>) => Reply, send: (payload: unknown) => unknown }
+
+/** Sends a described error as the JSON envelope, with its status and headers. */
+export const sendErrorBody = (reply: Reply, e: ErrorOutcome): unknown => reply.code(e.status).headers(e.headers).send(errorBody(e))
 
 interface Log { warn: (obj: object, msg: string) => void, error: (obj: object, msg: string) => void }
 

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import { digestKeys, matchKey, presentedKey } from '../../lib/api-key.js'
+import { errorBody } from '../../lib/errors.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -22,7 +23,7 @@ declare module 'fastify' {
 function unauthorized (reply: FastifyReply, message: string): FastifyReply {
   return reply.code(401)
     .header('www-authenticate', 'Bearer realm="api", charset="UTF-8"')
-    .send({ error: { type: 'authentication_error', message } })
+    .send(errorBody({ type: 'authentication_error', message }))
 }
 
 /** API-key authentication that a route area opts into with `addHook('onRequest', fastify.apiKeys.require)`. */
@@ -61,7 +62,7 @@ export default fp(async function apiKeyAuth (fastify) {
     },
     requireConfigured (request, reply, done) {
       if (!configured) {
-        reply.code(503).send({ error: { type: 'api_error', message: 'API_KEY is not configured: this area requires an API key in every mode.' } })
+        reply.code(503).send(errorBody({ type: 'api_error', message: 'API_KEY is not configured: this area requires an API key in every mode.' }))
         return
       }
       check(request, reply, done)

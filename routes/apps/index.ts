@@ -1,7 +1,7 @@
 import type { FastifyError } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import cors from '@fastify/cors'
-import { HttpError, describeError, errorBody, logOutcome } from '../../lib/errors.js'
+import { HttpError, describeError, errorBody, logOutcome, sendErrorBody } from '../../lib/errors.js'
 import { useRawBody } from '../../plugins/app/raw-body.js'
 import * as S from '../../schemas/apps.js'
 import { ErrorBody } from '../../schemas/common.js'
@@ -33,7 +33,7 @@ const apps: FastifyPluginAsyncTypebox = async (fastify) => {
     }
     const e = describeError(error, { bodyLimit: BODY_LIMIT })
     logOutcome(request.log, e, error)
-    return reply.code(e.status).headers(e.headers).send(errorBody(e))
+    return sendErrorBody(reply, e)
   })
 
   const tags = ['apps']

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import cors from '@fastify/cors'
 import { Agent, request as upstream, errors } from 'undici'
 import { allowed, safeUpstreamPath } from '../../lib/proxy-config.js'
+import { errorBody } from '../../lib/errors.js'
 import { maskSecrets } from '../../lib/redact.js'
 import { refuseForeignOrigins } from '../../plugins/app/origin-check.js'
 import { useRawBody } from '../../plugins/app/raw-body.js'
@@ -50,7 +51,7 @@ const proxy: FastifyPluginAsync = async (fastify) => {
   fastify.addHook('onClose', async () => { await agent.close() })
 
   const refuse = (reply: FastifyReply, status: number, message: string, type = 'invalid_request_error'): FastifyReply =>
-    reply.code(status).send({ error: { type, message } })
+    reply.code(status).send(errorBody({ type, message }))
 
   const handler = async (request: FastifyRequest<{ Params: { adapter: string } }>, reply: FastifyReply): Promise<FastifyReply> => {
     const adapter = fastify.proxyAdapters.get(request.params.adapter)

@@ -46,7 +46,7 @@ function sendError (request: FastifyRequest, reply: FastifyReply, status: number
   // an id the caller sent is echoed in some texts: never a configured secret
   const message = request.server.maskSecrets(text)
   reply.code(status)
-  if (wantsJson(request)) return reply.type('application/json; charset=utf-8').send({ error: { message, type, code } })
+  if (wantsJson(request)) return reply.type('application/json; charset=utf-8').send(errorBody({ type, message, code }))
   return reply.type('text/plain; charset=utf-8').send(message)
 }
 

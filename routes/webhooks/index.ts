@@ -1,12 +1,11 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import Stripe from 'stripe'
+import type Stripe from 'stripe'
 import { useRawBody } from '../../plugins/app/raw-body.js'
-import { signatureHeader } from '../../lib/signature.js'
-import { describeError } from '../../lib/errors.js'
+import { signatureHeader, signatureProblem, signatureTimestamp, TOLERANCE_SECONDS } from '../../lib/signature.js'
+import { describeError, errorBody } from '../../lib/errors.js'
 import { FailureLimiter } from '../../lib/failure-limiter.js'
 import { eventProblem } from '../../schemas/webhooks.js'
 
-const TOLERANCE_SECONDS = 300
 /**
  * Stripe's events are small — lists inside objects are truncated to 10 items and metadata is
  * capped (50 keys × 500 characters) — so real events are a few KB, rarely over 100 KB. 512 KiB
@@ -27,7 +26,7 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
   const secrets = fastify.config.webhookSecrets
   const failures = new FailureLimiter(60_000)
   const fail = (reply: FastifyReply, status: number, message: string): FastifyReply =>
-    reply.code(status).send({ error: { type: status === 503 ? 'api_error' : 'invalid_request_error', message } })
+    reply.code(status).send(errorBody({ type: status === 503 ? 'api_error' : 'invalid_request_error', message }))
 
   // Before the body is read: a caller that keeps failing, no configured secret, a declared body
   // over the limit, or a signature header that is missing, malformed or outside the tolerance
@@ -57,8 +56,8 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
     const header = signatureHeader(request.headers['stripe-signature'])
     if (header === undefined) return refuse(400, 'Missing Stripe-Signature header: send exactly one.')
     // stripe-node's own first-line texts for the same faults
-    const t = Number(/(?:^|,)\s*t=(\d{1,12})(?:,|$)/.exec(header)?.[1])
-    if (!Number.isFinite(t)) return refuse(400, 'Webhook signature verification failed: Unable to extract timestamp and signatures from header')
+    const t = signatureTimestamp(header)
+    if (t === undefined) return refuse(400, 'Webhook signature verification failed: Unable to extract timestamp and signatures from header')
     if (!/(?:^|,)\s*v1=[0-9a-f]{64}(?:,|$)/.test(header)) return refuse(400, 'Webhook signature verification failed: No signatures found with expected scheme')
     if (Math.abs(Math.floor(Date.now() / 1000) - t) > TOLERANCE_SECONDS) return refuse(400, 'Webhook signature verification failed: Timestamp outside the tolerance zone')
     done()
@@ -67,22 +66,17 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const header = signatureHeader(request.headers['stripe-signature'])!
     const payload = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
-    let event: Stripe.Event | undefined
-    let reason = 'no secret matched'
-    for (const secret of secrets) {
-      try {
-        event = Stripe.webhooks.constructEvent(payload, header, secret, TOLERANCE_SECONDS)
-        break
-      } catch (err) {
-        // verified, but not JSON: no other secret will make it an event
-        if (err instanceof SyntaxError) return fail(reply, 400, 'The signed payload is not a Stripe event.')
-        reason = (err as Error).message.split('\n')[0]!
-      }
-    }
-    if (event === undefined) {
+    const reason = signatureProblem(payload, header, secrets)
+    if (reason !== undefined) {
       failures.fail(request.ip)
       request.log.warn({ reason }, 'webhook signature verification failed')
       return fail(reply, 400, `Webhook signature verification failed: ${reason}`)
+    }
+    let event: Stripe.Event
+    try {
+      event = JSON.parse(payload.toString('utf8')) as Stripe.Event
+    } catch {
+      return fail(reply, 400, 'The signed payload is not a Stripe event.')
     }
     const problem = eventProblem(event)
     if (problem !== undefined) {
@@ -99,7 +93,7 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
   fastify.post('/webhooks', options, handler)
   fastify.post('/webhook', options, handler)
   // A preflight gets no CORS header at all: these routes are for Stripe's servers, not browsers.
-  const noCors = async (_request: FastifyRequest, reply: FastifyReply) => reply.code(405).header('allow', 'POST').send({ error: { type: 'invalid_request_error', message: 'Webhooks accept POST from Stripe only.' } })
+  const noCors = async (_request: FastifyRequest, reply: FastifyReply) => reply.code(405).header('allow', 'POST').send(errorBody({ type: 'invalid_request_error', message: 'Webhooks accept POST from Stripe only.' }))
   fastify.options('/webhooks', options, noCors)
   fastify.options('/webhook', options, noCors)
 

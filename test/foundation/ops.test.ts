@@ -50,6 +50,16 @@ t.test('an API key put in a query parameter or a path segment is masked in the l
   t.notOk(rawLogs.join('').includes(KEY), 'the key appears in no log line')
 })
 
+t.test('404s and real requests share one bucket: scanning spends the caller\'s own limit', async t => {
+  const { app } = await build(t, { env: { RATE_LIMIT_MAX: '3' } })
+  const codes = []
+  codes.push((await app.inject({ method: 'POST', url: '/connection_token' })).statusCode)
+  codes.push((await app.inject({ method: 'GET', url: '/scan-a' })).statusCode)
+  codes.push((await app.inject({ method: 'GET', url: '/scan-b' })).statusCode)
+  codes.push((await app.inject({ method: 'POST', url: '/connection_token' })).statusCode)
+  t.same(codes, [200, 404, 404, 429])
+})
+
 t.test('errors: JSON, no stack trace; unknown routes 404', async t => {
   const { app } = await build(t)
   const res = await app.inject({ method: 'GET', url: '/no/such/route' })
