@@ -37,3 +37,20 @@ export function validationText (errors: FastifySchemaValidationError[], context?
   if (name === 'body' || context === 'querystring' && e.instancePath === '') return `Invalid parameters: ${e.message ?? 'not valid'}`
   return `Invalid parameter '${name}': ${e.message ?? 'not valid'}`
 }
+
+/** Keeps only the named parameters that were sent (absent ones were dropped before validation). */
+export function pick<T extends object, K extends keyof T> (params: T, names: readonly K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {}
+  for (const name of names) {
+    if (params[name] !== undefined && params[name] !== null) out[name] = params[name]
+  }
+  return out
+}
+
+/**
+ * The one adapter from what a till sent to stripe-node's parameter types. The original backend
+ * forwarded what it got and let Stripe judge (a missing `amount` is Stripe's 400, shown at the
+ * till) while stripe-node's types require what Stripe requires; and Rack's list forms
+ * (`payment_method_types[0]=…`, an object here) are valid on the wire but not in the types.
+ */
+export const stripeParams = <T>(params: object): T => params as T

@@ -1,19 +1,22 @@
-import { Type, type TSchema } from '@sinclair/typebox'
+import { Type, type TOptional, type TProperties, type TSchema } from '@sinclair/typebox'
 
 /**
  * Terminal API parameters (CONTRACT.md section 2). Bodies are the query merged with a form or JSON
  * body (body wins). Values are strings, as Rack gave them to the original backend; unknown
  * parameters are accepted and never forwarded. Length caps keep hostile input out of Stripe calls.
  */
-const Str = (description: string): TSchema => Type.String({ maxLength: 5000, description })
+const Str = (description: string) => Type.String({ maxLength: 5000, description })
 /** a Stripe id: required and not empty */
-const Id = (description: string): TSchema => Type.String({ minLength: 1, maxLength: 255, description })
-const Params = Type.Object({}, { additionalProperties: Type.Unknown(), description: 'nested parameters, passed to Stripe as given' })
+const Id = (description: string) => Type.String({ minLength: 1, maxLength: 255, description })
+const Params = Type.Record(Type.String(), Type.Unknown(), { description: 'nested parameters, passed to Stripe as given' })
 
-const Obj = <T extends Record<string, TSchema>>(properties: T, required: Array<keyof T & string> = [], description?: string) => {
-  const props: Record<string, TSchema> = {}
-  for (const [k, v] of Object.entries(properties)) props[k] = required.includes(k) ? v : Type.Optional(v)
-  return Type.Object(props, { additionalProperties: true, ...(description === undefined ? {} : { description }) })
+type Optional<T extends TProperties> = { [K in keyof T]: TOptional<T[K]> }
+
+/** An object of `required` and `optional` fields that also lets unknown parameters through (never forwarded). */
+const Obj = <R extends TProperties, O extends TProperties>(required: R, optional: O, description?: string) => {
+  const props: TProperties = { ...required }
+  for (const [k, v] of Object.entries(optional)) props[k] = Type.Optional(v as TSchema)
+  return Type.Object(props as R & Optional<O>, { additionalProperties: true, ...(description === undefined ? {} : { description }) })
 }
 
 export const PaymentMethodTypes = Type.Union([
@@ -22,13 +25,13 @@ export const PaymentMethodTypes = Type.Union([
   Type.String({ maxLength: 100 })
 ], { description: 'payment_method_types[]=card_present (also [0]= forms); default ["card_present"]' })
 
-export const RegisterReaderBody = Obj({
+export const RegisterReaderBody = Obj({}, {
   registration_code: Str('the code the reader shows'),
   label: Str('a name for the reader'),
   location: Str('a Location id (tml_…)')
 })
-export const ConnectionTokenBody = Obj({ location: Str('scope the token to this Location (tml_…)') })
-export const CreatePaymentIntentBody = Obj({
+export const ConnectionTokenBody = Obj({}, { location: Str('scope the token to this Location (tml_…)') })
+export const CreatePaymentIntentBody = Obj({}, {
   amount: Str('in the smallest currency unit'),
   currency: Str('default usd'),
   description: Str('default "Example PaymentIntent"'),
@@ -37,29 +40,31 @@ export const CreatePaymentIntentBody = Obj({
   payment_method_options: Params,
   receipt_email: Str('sent a receipt by Stripe')
 })
-export const CaptureBody = Obj({ payment_intent_id: Id('the PaymentIntent (pi_…)'), amount_to_capture: Str('capture less than authorized') }, ['payment_intent_id'])
-export const CancelBody = Obj({ payment_intent_id: Id('the PaymentIntent (pi_…)') }, ['payment_intent_id'])
-export const UpdateBody = Obj({ payment_intent_id: Id('the PaymentIntent (pi_…)'), receipt_email: Str('the only field updated') }, ['payment_intent_id'])
-export const CreateSetupIntentBody = Obj({
+export const CaptureBody = Obj({ payment_intent_id: Id('the PaymentIntent (pi_…)') }, { amount_to_capture: Str('capture less than authorized') })
+export const CancelBody = Obj({ payment_intent_id: Id('the PaymentIntent (pi_…)') }, {})
+export const UpdateBody = Obj({ payment_intent_id: Id('the PaymentIntent (pi_…)') }, { receipt_email: Str('the only field updated') })
+export const CreateSetupIntentBody = Obj({}, {
   payment_method_types: PaymentMethodTypes,
   customer: Str('a Customer id'),
   description: Str('free text'),
   on_behalf_of: Str('a connected account id')
 })
-export const AttachBody = Obj({ payment_method_id: Id('the PaymentMethod (pm_…)') }, ['payment_method_id'])
-export const CreateLocationBody = Obj({
+export const AttachBody = Obj({ payment_method_id: Id('the PaymentMethod (pm_…)') }, {})
+export const CreateLocationBody = Obj({}, {
   display_name: Str('the Location name'),
-  address: Type.Object({}, { additionalProperties: Type.String({ maxLength: 500 }), description: 'address[line1], address[city], address[country]…' })
+  address: Type.Record(Type.String(), Type.String({ maxLength: 500 }), { description: 'address[line1], address[city], address[country]…' })
 })
 export const ListReadersQuery = Type.Object({
   location: Type.Optional(Type.String({ maxLength: 255, description: 'only readers of this Location' })),
   status: Type.Optional(Type.Union([Type.Literal('online'), Type.Literal('offline')], { description: 'online or offline' }))
 })
-export const ProcessPaymentIntentBody = Obj({ reader_id: Id('the Reader (tmr_…)'), payment_intent_id: Id('the PaymentIntent (pi_…)') }, ['reader_id', 'payment_intent_id'])
-export const ProcessSetupIntentBody = Obj({ reader_id: Id('the Reader (tmr_…)'), setup_intent_id: Id('the SetupIntent (seti_…)') }, ['reader_id', 'setup_intent_id'])
-export const ReaderBody = Obj({ reader_id: Id('the Reader (tmr_…)') }, ['reader_id'])
-export const SimulatePaymentBody = Obj({ reader_id: Id('the Reader (tmr_…)'), card_number: Type.String({ pattern: '^[0-9]{12,19}$', description: 'a test card number' }) }, ['reader_id'])
-export const RefundBody = Obj({
+export const ProcessPaymentIntentBody = Obj({ reader_id: Id('the Reader (tmr_…)'), payment_intent_id: Id('the PaymentIntent (pi_…)') }, {})
+export const ProcessSetupIntentBody = Obj({ reader_id: Id('the Reader (tmr_…)'), setup_intent_id: Id('the SetupIntent (seti_…)') }, {})
+export const ReaderBody = Obj({ reader_id: Id('the Reader (tmr_…)') }, {})
+export const SimulatePaymentBody = Obj({ reader_id: Id('the Reader (tmr_…)') }, {
+  card_number: Type.String({ pattern: '^[0-9]{12,19}$', description: 'a test card number' })
+})
+export const RefundBody = Obj({}, {
   payment_intent_id: Id('the PaymentIntent to refund'),
   charge: Id('or the Charge to refund'),
   amount: Type.String({ pattern: '^[0-9]+$', maxLength: 12, description: 'part of the amount; default all' }),
@@ -82,3 +87,8 @@ export const ReaderAction = Type.Object({
   })
 })
 
+
+/** What every Terminal route's OpenAPI entry shares. */
+export const tags = ['terminal']
+export const security: Array<Record<string, string[]>> = [{ apiKey: [] }, { bearer: [] }]
+export const consumes = ['application/x-www-form-urlencoded', 'application/json']

@@ -2,7 +2,7 @@ import type { FastifyError } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import cors from '@fastify/cors'
 import { HttpError, describeError, errorBody, logOutcome, sendErrorBody } from '../../lib/errors.js'
-import { useRawBody } from '../../plugins/app/raw-body.js'
+import { useRawBody } from '../../plugins/app/bodies.js'
 import * as S from '../../schemas/apps.js'
 import { ErrorBody } from '../../schemas/common.js'
 

@@ -5,7 +5,7 @@ import { allowed, safeUpstreamPath } from '../../lib/proxy-config.js'
 import { errorBody } from '../../lib/errors.js'
 import { maskSecrets } from '../../lib/redact.js'
 import { refuseForeignOrigins } from '../../plugins/app/origin-check.js'
-import { useRawBody } from '../../plugins/app/raw-body.js'
+import { useRawBody } from '../../plugins/app/bodies.js'
 
 /** Request headers a caller may send upstream; everything else (Authorization, Cookie, X-API-Key, Host, hop-by-hop) stays here. */
 const FORWARDED = ['idempotency-key', 'stripe-version', 'content-type', 'accept']

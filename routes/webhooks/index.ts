@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type Stripe from 'stripe'
-import { useRawBody } from '../../plugins/app/raw-body.js'
+import { useRawBody } from '../../plugins/app/bodies.js'
 import { signatureHeader, signatureProblem, signatureTimestamp, TOLERANCE_SECONDS } from '../../lib/signature.js'
 import { describeError, errorBody } from '../../lib/errors.js'
 import { FailureLimiter } from '../../lib/failure-limiter.js'

@@ -1,0 +1,53 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { NoStripeKeyError, PrefixedError, describeError, errorBody, logOutcome } from '../../lib/errors.js'
+import { validationText } from '../../lib/terminal.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** the original backend's error prefix, e.g. `Error creating PaymentIntent!` */
+    errorPrefix?: string | ((params: Record<string, unknown>) => string)
+    /** the route is one of the six the original checked the Stripe key on */
+    checkKey?: boolean
+  }
+}
+
+const wantsJson = (request: FastifyRequest): boolean => /application\/json/i.test(request.headers.accept ?? '')
+
+/** Clients show the body text to the person at the till: text/plain, or JSON when asked for. */
+export function sendError (request: FastifyRequest, reply: FastifyReply, status: number, text: string, type: string, code: string | null): FastifyReply {
+  // an id the caller sent is echoed in some texts: never a configured secret
+  const message = request.server.maskSecrets(text)
+  reply.code(status)
+  if (wantsJson(request)) return reply.type('application/json; charset=utf-8').send(errorBody({ type, message, code }))
+  return reply.type('text/plain; charset=utf-8').send(message)
+}
+
+/**
+ * The Terminal API's error handler: the original's texts — a validation failure names the
+ * parameter; a Stripe error is 402 `<prefix> <Stripe's message>` (502/504 when Stripe was not
+ * reached); anything else keeps its status — as text, or JSON when the client asks for it.
+ */
+export function terminalErrors (bodyLimit: number) {
+  return function terminalErrorHandler (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    if (error.validation !== undefined) {
+      const text = validationText(error.validation, error.validationContext)
+      return sendError(request, reply, 400, text, 'invalid_request_error', 'parameter_invalid')
+    }
+    const configured = request.routeOptions.config.errorPrefix
+    // an error with its own prefix (the attach route's customer lookup) carries it in its message
+    const prefix = error instanceof PrefixedError
+      ? undefined
+      : typeof configured === 'function' ? configured((request.body ?? {}) as Record<string, unknown>) : configured
+    const withPrefix = (message: string): string => prefix === undefined ? message : `${prefix} ${message}`
+    const outcome = describeError(error, { bodyLimit })
+    logOutcome(request.log, outcome, error)
+    // No key for a route the original did not check: its prefix and a 402, as a Stripe error would be
+    if (error instanceof NoStripeKeyError) return sendError(request, reply, 402, withPrefix(outcome.message), 'invalid_request_error', outcome.code)
+    if (outcome.stripeAnswered !== undefined) {
+      // Stripe answered (any status, after stripe-node's retries): 402 with Stripe's message
+      return sendError(request, reply, outcome.stripeAnswered ? 402 : outcome.status, withPrefix(outcome.message), outcome.type, outcome.code)
+    }
+    reply.headers(outcome.headers)
+    return sendError(request, reply, outcome.status, outcome.message, outcome.type, outcome.code)
+  }
+}

@@ -1,0 +1,128 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import type Stripe from 'stripe'
+import { HttpError, errorBody } from '../../lib/errors.js'
+import { versioned } from '../../lib/stripe-version.js'
+import { pick, stripeParams } from '../../lib/terminal.js'
+import { ErrorBody } from '../../schemas/common.js'
+import * as S from '../../schemas/terminal.js'
+
+const { tags, security, consumes } = S
+
+/**
+ * The server-driven reader flow (beyond the original): the backend tells a reader what to do.
+ * Registered inside the Terminal area, so its CORS, parsers, auth and error texts apply.
+ */
+const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const stripe = (): Stripe => fastify.stripe.client()
+
+  fastify.get('/list_readers', {
+    config: { errorPrefix: 'Error fetching Readers!' },
+    schema: {
+      tags, security,
+      summary: 'List Readers (up to 100), as a top-level array',
+      querystring: S.ListReadersQuery,
+      response: { 200: Type.Array(S.StripeObject) }
+    }
+  }, async (request) => {
+    // only the two documented filters reach Stripe, never whatever else the query string holds
+    const readers = await stripe().terminal.readers.list({ limit: 100, ...pick(request.query, ['location', 'status']) })
+    return readers.data
+  })
+
+  fastify.post('/process_payment_intent', {
+    config: { errorPrefix: 'Error processing PaymentIntent!' },
+    schema: {
+      tags, security, consumes,
+      summary: 'Hand a PaymentIntent to a reader',
+      body: S.ProcessPaymentIntentBody,
+      response: { 200: S.StripeObject }
+    }
+  }, async (request) => {
+    const { reader_id: reader, payment_intent_id: paymentIntent } = request.body
+    return await stripe().terminal.readers.processPaymentIntent(reader, { payment_intent: paymentIntent })
+  })
+
+  fastify.post('/process_setup_intent', {
+    config: { errorPrefix: 'Error processing SetupIntent!' },
+    schema: {
+      tags, security, consumes,
+      summary: 'Hand a SetupIntent to a reader',
+      body: S.ProcessSetupIntentBody,
+      response: { 200: S.StripeObject }
+    }
+  }, async (request) => {
+    const params = { setup_intent: request.body.setup_intent_id, ...versioned('terminal.readers.process_setup_intent', fastify.config.apiVersion) }
+    return await stripe().terminal.readers.processSetupIntent(request.body.reader_id, stripeParams<Stripe.Terminal.ReaderProcessSetupIntentParams>(params))
+  })
+
+  fastify.post('/cancel_reader_action', {
+    config: { errorPrefix: 'Error canceling reader action!' },
+    schema: { tags, security, consumes, summary: 'Cancel what a reader is doing', body: S.ReaderBody, response: { 200: S.StripeObject } }
+  }, async (request) => {
+    return await stripe().terminal.readers.cancelAction(request.body.reader_id)
+  })
+
+  fastify.post('/simulate_payment', {
+    config: { errorPrefix: 'Error simulating payment!' },
+    schema: {
+      tags, security, consumes,
+      summary: 'Present a test card to a simulated reader (test keys only)',
+      body: S.SimulatePaymentBody,
+      response: { 200: S.StripeObject }
+    }
+  }, async (request) => {
+    if (fastify.stripe.key.includes('_live_')) {
+      throw new HttpError(403, 'Error simulating payment! Simulated payments need a test mode key; this backend uses a live key.',
+        'invalid_request_error', 'livemode_mismatch')
+    }
+    const { reader_id: reader, card_number: card } = request.body
+    const params: Parameters<Stripe['testHelpers']['terminal']['readers']['presentPaymentMethod']>[1] = card === undefined
+      ? {}
+      : { type: 'card_present', card_present: { number: card } }
+    return await stripe().testHelpers.terminal.readers.presentPaymentMethod(reader, params)
+  })
+
+  fastify.get('/reader_action', {
+    schema: {
+      tags, security,
+      summary: 'The last action outcome of a reader, from Stripe\'s terminal.reader.action_* webhooks',
+      querystring: S.ReaderActionQuery,
+      response: { 200: S.ReaderAction, 404: ErrorBody }
+    }
+  }, async (request, reply) => {
+    const readerId = request.query.reader_id
+    const row = await fastify.store.db.selectFrom('reader_actions').selectAll()
+      .where('reader_id', '=', readerId).where('livemode', '=', fastify.stripe.livemode).executeTakeFirst()
+    if (row === undefined) {
+      const message = `No action recorded for reader ${readerId}.`
+      return await reply.code(404).send(errorBody({ type: 'invalid_request_error', message, code: 'resource_missing' }))
+    }
+    const { type, status, failure_code: failureCode, failure_message: failureMessage, payment_intent: paymentIntent, updated_at: updatedAt } = row
+    return {
+      reader_id: readerId,
+      action: { type, status, failure_code: failureCode, failure_message: failureMessage, payment_intent: paymentIntent, updated_at: updatedAt }
+    }
+  })
+
+  fastify.post('/refund_payment', {
+    config: { errorPrefix: 'Error refunding payment!' },
+    schema: {
+      tags, security, consumes,
+      summary: 'Refund a payment (on the reader, for Interac, when reader_id is given)',
+      body: S.RefundBody,
+      response: { 200: S.StripeObject }
+    }
+  }, async (request) => {
+    const { payment_intent_id: paymentIntent, charge, amount, reader_id: reader } = request.body
+    const target = paymentIntent !== undefined ? { payment_intent: paymentIntent } : charge !== undefined ? { charge } : undefined
+    if (target === undefined) {
+      throw new HttpError(400, '\'payment_intent_id\' or \'charge\' is a required parameter', 'invalid_request_error', 'parameter_missing')
+    }
+    const params = { ...target, ...(amount === undefined ? {} : { amount: Number(amount) }) }
+    if (reader !== undefined) return await stripe().terminal.readers.refundPayment(reader, params)
+    return await stripe().refunds.create(params)
+  })
+}
+
+export default readerRoutes
