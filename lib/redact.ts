@@ -32,7 +32,6 @@ export const REDACT_PATHS = [
   'headers.cookie'
 ]
 
-
 /**
  * Masks every configured secret wherever it appears whole (a query parameter, a path segment, an
  * echoed id), also percent- or JSON-escaped: API keys have no recognisable shape, so the pattern

@@ -87,7 +87,6 @@ export const ReaderAction = Type.Object({
   })
 })
 
-
 /** What every Terminal route's OpenAPI entry shares. */
 export const tags = ['terminal']
 export const security: Array<Record<string, string[]>> = [{ apiKey: [] }, { bearer: [] }]

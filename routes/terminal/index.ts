@@ -59,7 +59,9 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/register_reader', {
     config: { errorPrefix: 'Error registering reader!', checkKey: true },
     schema: {
-      tags, security, consumes,
+      tags,
+      security,
+      consumes,
       summary: 'Register a reader (returns the Reader)',
       body: S.RegisterReaderBody,
       response: { 200: S.StripeObject }
@@ -74,7 +76,9 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/connection_token', {
     config: { errorPrefix: 'Error creating ConnectionToken!', checkKey: true },
     schema: {
-      tags, security, consumes,
+      tags,
+      security,
+      consumes,
       summary: 'Create a connection token (optionally for one Location)',
       body: S.ConnectionTokenBody,
       response: { 200: S.Secret }
@@ -87,7 +91,9 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/create_payment_intent', {
     config: { errorPrefix: 'Error creating PaymentIntent!', checkKey: true },
     schema: {
-      tags, security, consumes,
+      tags,
+      security,
+      consumes,
       summary: 'Create a PaymentIntent (card_present, manual capture, usd by default)',
       body: S.CreatePaymentIntentBody,
       response: { 200: S.IntentSecret }
@@ -133,7 +139,9 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/create_setup_intent', {
     config: { errorPrefix: 'Error creating SetupIntent!', checkKey: true },
     schema: {
-      tags, security, consumes,
+      tags,
+      security,
+      consumes,
       summary: 'Create a SetupIntent (card_present by default)',
       body: S.CreateSetupIntentBody,
       response: { 200: S.IntentSecret }
@@ -151,7 +159,9 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/attach_payment_method_to_customer', {
     config: { errorPrefix: 'Error attaching PaymentMethod to Customer!' },
     schema: {
-      tags, security, consumes,
+      tags,
+      security,
+      consumes,
       summary: 'Attach a PaymentMethod to the example customer (returns it with customer expanded)',
       body: S.AttachBody,
       response: { 200: S.StripeObject }

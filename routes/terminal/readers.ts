@@ -19,7 +19,8 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/list_readers', {
     config: { errorPrefix: 'Error fetching Readers!' },
     schema: {
-      tags, security,
+      tags,
+      security,
       summary: 'List Readers (up to 100), as a top-level array',
       querystring: S.ListReadersQuery,
       response: { 200: Type.Array(S.StripeObject) }
@@ -33,7 +34,9 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/process_payment_intent', {
     config: { errorPrefix: 'Error processing PaymentIntent!' },
     schema: {
-      tags, security, consumes,
+      tags,
+      security,
+      consumes,
       summary: 'Hand a PaymentIntent to a reader',
       body: S.ProcessPaymentIntentBody,
       response: { 200: S.StripeObject }
@@ -46,7 +49,9 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/process_setup_intent', {
     config: { errorPrefix: 'Error processing SetupIntent!' },
     schema: {
-      tags, security, consumes,
+      tags,
+      security,
+      consumes,
       summary: 'Hand a SetupIntent to a reader',
       body: S.ProcessSetupIntentBody,
       response: { 200: S.StripeObject }
@@ -66,7 +71,9 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/simulate_payment', {
     config: { errorPrefix: 'Error simulating payment!' },
     schema: {
-      tags, security, consumes,
+      tags,
+      security,
+      consumes,
       summary: 'Present a test card to a simulated reader (test keys only)',
       body: S.SimulatePaymentBody,
       response: { 200: S.StripeObject }
@@ -85,7 +92,8 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/reader_action', {
     schema: {
-      tags, security,
+      tags,
+      security,
       summary: 'The last action outcome of a reader, from Stripe\'s terminal.reader.action_* webhooks',
       querystring: S.ReaderActionQuery,
       response: { 200: S.ReaderAction, 404: ErrorBody }
@@ -108,7 +116,9 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/refund_payment', {
     config: { errorPrefix: 'Error refunding payment!' },
     schema: {
-      tags, security, consumes,
+      tags,
+      security,
+      consumes,
       summary: 'Refund a payment (on the reader, for Interac, when reader_id is given)',
       body: S.RefundBody,
       response: { 200: S.StripeObject }

@@ -81,7 +81,6 @@ t.test('404s are rate limited: scanning for routes costs the scanner', async t =
   t.same(codes, [404, 404, 429])
 })
 
-
 t.test('server.ts: SIGTERM lets a slow in-flight request finish with 200, then exits 0; the HEALTHCHECK passes', async t => {
   const fake = await new FakeStripe().start()
   t.teardown(() => fake.stop())

@@ -130,10 +130,12 @@ function route (call: Call): Reply {
     return { body: { id: match[1], object: 'payment_method', type: 'card_present', customer, livemode: false } }
   }
   if (m === 'GET /v1/terminal/locations') {
-    return { body: list('/v1/terminal/locations', [
-      { id: 'tml_1', object: 'terminal.location', display_name: 'HQ', address: { line1: '1 Main St', city: 'SF', country: 'US', postal_code: '94110', state: 'CA', line2: null }, livemode: false, metadata: {} },
-      { id: 'tml_2', object: 'terminal.location', display_name: 'Store', address: { line1: '2 Main St', city: 'SF', country: 'US', postal_code: '94110', state: 'CA', line2: null }, livemode: false, metadata: {} }
-    ]) }
+    return {
+      body: list('/v1/terminal/locations', [
+        { id: 'tml_1', object: 'terminal.location', display_name: 'HQ', address: { line1: '1 Main St', city: 'SF', country: 'US', postal_code: '94110', state: 'CA', line2: null }, livemode: false, metadata: {} },
+        { id: 'tml_2', object: 'terminal.location', display_name: 'Store', address: { line1: '2 Main St', city: 'SF', country: 'US', postal_code: '94110', state: 'CA', line2: null }, livemode: false, metadata: {} }
+      ])
+    }
   }
   if (m === 'POST /v1/terminal/locations') {
     if (p.display_name === undefined) return missing('display_name')

@@ -6,7 +6,6 @@ import type { Call } from '../support/fake-stripe.js'
 /** Parity with the original backend: its API version. */
 export const PARITY = { STRIPE_API_VERSION: '2020-03-02' }
 
-
 /** The client replays run under the original's version and the pinned package's default. */
 export const VERSIONS = [PARITY.STRIPE_API_VERSION, Stripe.API_VERSION] as const
 
