@@ -19,9 +19,12 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10)
 /** run only the scenarios whose name contains this text */
 const ONLY = process.env.BENCH_ONLY ?? ''
 
-async function start (role: string, env: Record<string, string> = {}): Promise<{ port: number, child: ChildProcess }> {
+async function start (role: string, env: Record<string, string> = {}): Promise<{ port: number; child: ChildProcess }> {
   // the compiled build, as in production (no TypeScript loader, no source-mapped stacks)
-  const child = spawn(process.execPath, [new URL('./servers.js', import.meta.url).pathname, role], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [new URL('./servers.js', import.meta.url).pathname, role], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
   const port = await new Promise<number>((resolve, reject) => {
     let out = ''
     child.stdout!.on('data', d => {
@@ -34,10 +37,20 @@ async function start (role: string, env: Record<string, string> = {}): Promise<{
   return { port, child }
 }
 
-interface Scenario { name: string, method: 'GET' | 'POST', path: string, body?: string }
+interface Scenario {
+  name: string
+  method: 'GET' | 'POST'
+  path: string
+  body?: string
+}
 const scenarios: Scenario[] = [
   { name: 'POST /connection_token', method: 'POST', path: '/connection_token' },
-  { name: 'POST /create_payment_intent (form body)', method: 'POST', path: '/create_payment_intent', body: 'amount=1000&currency=usd&payment_method_types[]=card_present' },
+  {
+    name: 'POST /create_payment_intent (form body)',
+    method: 'POST',
+    path: '/create_payment_intent',
+    body: 'amount=1000&currency=usd&payment_method_types[]=card_present'
+  },
   { name: 'GET /v1/apis/http/stripe/v1/customers (proxied)', method: 'GET', path: '/v1/apis/http/stripe/v1/customers?limit=3' }
 ]
 
@@ -51,7 +64,12 @@ function cpuMicros (pid: number | undefined): number | undefined {
   }
 }
 
-interface Result { rps: number, p99: number, errors: number, cpuPerRequest?: number }
+interface Result {
+  rps: number
+  p99: number
+  errors: number
+  cpuPerRequest?: number
+}
 
 function options (port: number, s: Scenario): autocannon.Options {
   return {
@@ -83,7 +101,7 @@ try {
     const ratios: number[] = []
     for (let round = 0; round < ROUNDS; round++) {
       // ABBA order, so a drift in machine speed does not favour either side
-      for (const role of round % 2 === 0 ? ['bare', 'service'] as const : ['service', 'bare'] as const) {
+      for (const role of round % 2 === 0 ? (['bare', 'service'] as const) : (['service', 'bare'] as const)) {
         const r = await measure(servers[role].port, s, servers[role].child.pid)
         console.error(`${s.name} round ${round + 1} ${role}: ${r.rps.toFixed(0)} req/s, ${r.cpuPerRequest?.toFixed(0) ?? '?'} µs/req`)
         runs[role].push(r)
@@ -92,15 +110,26 @@ try {
     }
     for (const server of Object.values(servers)) server.child.kill('SIGTERM')
     const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-    const summary = (rs: Result[]) => ({ rps: median(rs.map(r => r.rps)), p99: median(rs.map(r => r.p99)), errors: rs.reduce((a, r) => a + r.errors, 0), cpu: median(rs.map(r => r.cpuPerRequest ?? NaN)) })
+    const summary = (rs: Result[]) => ({
+      rps: median(rs.map(r => r.rps)),
+      p99: median(rs.map(r => r.p99)),
+      errors: rs.reduce((a, r) => a + r.errors, 0),
+      cpu: median(rs.map(r => r.cpuPerRequest ?? NaN))
+    })
     const bare = summary(runs.bare)
     const service = summary(runs.service)
-    rows.push(`| ${s.name} | ${bare.rps.toFixed(0)} | ${bare.p99} | ${bare.cpu.toFixed(0)} | ${service.rps.toFixed(0)} | ${service.p99} | ${service.cpu.toFixed(0)} | ${(median(ratios) * 100).toFixed(0)}% (${(Math.min(...ratios) * 100).toFixed(0)}–${(Math.max(...ratios) * 100).toFixed(0)}%) | ${bare.errors + service.errors} |`)
+    rows.push(
+      `| ${s.name} | ${bare.rps.toFixed(0)} | ${bare.p99} | ${bare.cpu.toFixed(0)} | ${service.rps.toFixed(0)} | ${service.p99} | ${service.cpu.toFixed(0)} | ${(median(ratios) * 100).toFixed(0)}% (${(Math.min(...ratios) * 100).toFixed(0)}–${(Math.max(...ratios) * 100).toFixed(0)}%) | ${bare.errors + service.errors} |`
+    )
   }
 } finally {
   fake.child.kill('SIGTERM')
 }
-console.log(`\nmedians of ${ROUNDS} rounds of ${DURATION}s slices (ABBA order, after a 3s warm-up each), ${CONNECTIONS} connections, node ${process.version}\n`)
-console.log('| scenario | bare req/s | bare p99 ms | bare CPU µs/req | service req/s | service p99 ms | service CPU µs/req | service / bare req/s: median of the rounds (range) | errors |')
+console.log(
+  `\nmedians of ${ROUNDS} rounds of ${DURATION}s slices (ABBA order, after a 3s warm-up each), ${CONNECTIONS} connections, node ${process.version}\n`
+)
+console.log(
+  '| scenario | bare req/s | bare p99 ms | bare CPU µs/req | service req/s | service p99 ms | service CPU µs/req | service / bare req/s: median of the rounds (range) | errors |'
+)
 console.log('|---|---|---|---|---|---|---|---|---|')
 for (const r of rows) console.log(r)

@@ -23,7 +23,10 @@ const stripeBase = process.env.STRIPE_API_BASE ?? ''
 if (role === 'fake') {
   const fake = await new FakeStripe().start()
   // keep memory flat: the recorder is for tests
-  setInterval(() => { fake.calls.length = 0; fake.specViolations.length = 0 }, 1000).unref()
+  setInterval(() => {
+    fake.calls.length = 0
+    fake.specViolations.length = 0
+  }, 1000).unref()
   console.log(`READY ${new URL(fake.url).port}`)
 } else if (role === 'service') {
   const env = {
@@ -48,13 +51,21 @@ if (role === 'fake') {
   const server = Fastify({ logger: false })
   await server.register(formbody)
   server.post('/connection_token', async () => ({ secret: (await stripe.terminal.connectionTokens.create()).secret }))
-  server.post('/create_payment_intent', async (req) => {
+  server.post('/create_payment_intent', async req => {
     const b = req.body as Record<string, string>
-    const pi = await stripe.paymentIntents.create({ amount: Number(b.amount), currency: b.currency ?? 'usd', payment_method_types: ['card_present'], capture_method: 'manual', description: 'Example PaymentIntent' } as Stripe.PaymentIntentCreateParams)
+    const pi = await stripe.paymentIntents.create({
+      amount: Number(b.amount),
+      currency: b.currency ?? 'usd',
+      payment_method_types: ['card_present'],
+      capture_method: 'manual',
+      description: 'Example PaymentIntent'
+    } as Stripe.PaymentIntentCreateParams)
     return { intent: pi.id, secret: pi.client_secret }
   })
   server.get('/v1/apis/http/stripe/*', async (req, reply) => {
-    const res = await request(`${stripeBase}${req.url.slice('/v1/apis/http/stripe'.length)}`, { headers: { authorization: 'Bearer rk_test_bench' } })
+    const res = await request(`${stripeBase}${req.url.slice('/v1/apis/http/stripe'.length)}`, {
+      headers: { authorization: 'Bearer rk_test_bench' }
+    })
     return reply.code(res.statusCode).header('content-type', 'application/json').send(res.body)
   })
   await server.listen({ port: 0, host: '127.0.0.1' })

@@ -28,7 +28,7 @@ export interface BuildOptions {
 
 /** Builds the real app, with injected variables, against a fake Stripe; closes both at the end. */
 export async function build (t: Test, opts: BuildOptions = {}): Promise<Built> {
-  const fake = opts.fake ?? await new FakeStripe().start()
+  const fake = opts.fake ?? (await new FakeStripe().start())
   const env: Record<string, string | undefined> = {
     STRIPE_TEST_SECRET_KEY: 'sk_test_123',
     STRIPE_API_BASE: fake.url,
@@ -43,7 +43,11 @@ export async function build (t: Test, opts: BuildOptions = {}): Promise<Built> {
     write (chunk, _enc, cb) {
       const line = chunk.toString()
       rawLogs.push(line)
-      try { logs.push(JSON.parse(line)) } catch { /* not JSON */ }
+      try {
+        logs.push(JSON.parse(line))
+      } catch {
+        /* not JSON */
+      }
       cb()
     }
   })
@@ -104,8 +108,9 @@ export async function pgUrl (t: Test): Promise<string | undefined> {
 }
 
 /** Says plainly why a test that needs a service did not run. */
-export const needs = (what: string, value: string | undefined): { skip: string | false } =>
-  ({ skip: value === undefined ? `${what} is not set: set it to run this test (.ci/run does)` : false })
+export const needs = (what: string, value: string | undefined): { skip: string | false } => ({
+  skip: value === undefined ? `${what} is not set: set it to run this test (.ci/run does)` : false
+})
 
 /**
  * The environment for a child process (server.ts under tsx) without tap's coverage and process

@@ -9,12 +9,20 @@ const now = (): number => Math.floor(Date.now() / 1000)
 const ENV = { STRIPE_APP_SECRET: SECRET }
 
 /** What the UI extension sends: JSON.stringify({...payload, user_id, account_id}) and its signature. */
-const signed = (extra: Record<string, unknown> = {}, opts: { secret?: string, timestamp?: number, user?: string, account?: string } = {}) => {
+const signed = (
+  extra: Record<string, unknown> = {},
+  opts: { secret?: string; timestamp?: number; user?: string; account?: string } = {}
+) => {
   const body = JSON.stringify({ ...extra, user_id: opts.user ?? 'usr_1', account_id: opts.account ?? 'acct_1' })
   return { body, header: sign(body, opts.secret ?? SECRET, opts.timestamp) }
 }
 const call = (app: FastifyInstance, url: string, body: string, header?: string | string[], headers: Record<string, string> = {}) =>
-  app.inject({ method: 'POST', url, payload: body, headers: { 'content-type': 'application/json', ...(header === undefined ? {} : { 'stripe-signature': header }), ...headers } })
+  app.inject({
+    method: 'POST',
+    url,
+    payload: body,
+    headers: { 'content-type': 'application/json', ...(header === undefined ? {} : { 'stripe-signature': header }), ...headers }
+  })
 
 t.test('session: default payload, additional payload, fixed vectors', async t => {
   const { app, fake } = await build(t, { env: ENV })
@@ -27,9 +35,20 @@ t.test('session: default payload, additional payload, fixed vectors', async t =>
   t.same((await call(app, '/apps/session', roles.body, roles.header)).json().roles, ['admin'], 'additional payload keys come first')
 
   // research/apps.md section 5: stripe-node's signatures equal the published vectors
-  t.equal(sign('{"user_id":"usr_1","account_id":"acct_1"}', SECRET, 1700000000), 't=1700000000,v1=716fcd98b3e8d3ddbabde83c631c76133584e4c1e3ede6f9b1ca19876cd0d479')
-  t.equal(sign('{"livemode":false,"amount":100,"user_id":"usr_1","account_id":"acct_1"}', SECRET, 1700000000), 't=1700000000,v1=31c7b0048b0f2d2499fc420f65ab14f7087f41daceac73adabdf90aa39a3d210')
-  const old = await call(app, '/apps/session', '{"user_id":"usr_1","account_id":"acct_1"}', 't=1700000000,v1=716fcd98b3e8d3ddbabde83c631c76133584e4c1e3ede6f9b1ca19876cd0d479')
+  t.equal(
+    sign('{"user_id":"usr_1","account_id":"acct_1"}', SECRET, 1700000000),
+    't=1700000000,v1=716fcd98b3e8d3ddbabde83c631c76133584e4c1e3ede6f9b1ca19876cd0d479'
+  )
+  t.equal(
+    sign('{"livemode":false,"amount":100,"user_id":"usr_1","account_id":"acct_1"}', SECRET, 1700000000),
+    't=1700000000,v1=31c7b0048b0f2d2499fc420f65ab14f7087f41daceac73adabdf90aa39a3d210'
+  )
+  const old = await call(
+    app,
+    '/apps/session',
+    '{"user_id":"usr_1","account_id":"acct_1"}',
+    't=1700000000,v1=716fcd98b3e8d3ddbabde83c631c76133584e4c1e3ede6f9b1ca19876cd0d479'
+  )
   t.equal(old.statusCode, 401, 'the fixed vector is years old: outside the tolerance')
   t.match(old.json().error.message, /Timestamp outside the tolerance zone/)
   t.equal(fake.calls.length, 0)
@@ -60,8 +79,18 @@ t.test('every signature failure → 401, nothing runs, no Stripe call', async t 
     ['another secret', ok.body, sign(ok.body, 'absec_attacker', ts), /No signatures found matching/],
     ['missing header', ok.body, undefined, /Missing Stripe-Signature/],
     ['array header', ok.body, [ok.header, sign(ok.body, SECRET, ts - 5)], /Missing Stripe-Signature/],
-    ['signed but no account_id', JSON.stringify({ user_id: 'usr_1' }), sign(JSON.stringify({ user_id: 'usr_1' }), SECRET), /must hold string user_id/],
-    ['signed but account_id not a string', JSON.stringify({ user_id: 'usr_1', account_id: 7 }), sign(JSON.stringify({ user_id: 'usr_1', account_id: 7 }), SECRET), /must hold string user_id/],
+    [
+      'signed but no account_id',
+      JSON.stringify({ user_id: 'usr_1' }),
+      sign(JSON.stringify({ user_id: 'usr_1' }), SECRET),
+      /must hold string user_id/
+    ],
+    [
+      'signed but account_id not a string',
+      JSON.stringify({ user_id: 'usr_1', account_id: 7 }),
+      sign(JSON.stringify({ user_id: 'usr_1', account_id: 7 }), SECRET),
+      /must hold string user_id/
+    ],
     ['signed but not JSON', 'hello', sign('hello', SECRET), /not JSON/]
   ]
   for (const [name, body, header, message] of cases) {
@@ -106,7 +135,12 @@ t.test('Connect calls act on the signed account; forged accounts elsewhere are i
     const bad = signed({ limit })
     t.equal((await call(app, '/apps/customers/list', bad.body, bad.header)).statusCode, 400, `limit ${String(limit)}`)
   }
-  const unsignedExtra = await app.inject({ method: 'POST', url: '/apps/customers/create', payload: `${signed().body}`, headers: { 'content-type': 'application/json', 'stripe-signature': signed().header, 'x-email': 'evil@x' } })
+  const unsignedExtra = await app.inject({
+    method: 'POST',
+    url: '/apps/customers/create',
+    payload: `${signed().body}`,
+    headers: { 'content-type': 'application/json', 'stripe-signature': signed().header, 'x-email': 'evil@x' }
+  })
   t.same(fake.callsTo('POST', '/v1/customers')[1]?.params, {}, 'nothing from unsigned headers')
   t.equal(unsignedExtra.statusCode, 200)
 })
@@ -152,7 +186,9 @@ t.test('settings: round trip, roles, 16 KiB limit', async t => {
   t.equal(saved.statusCode, 200)
   t.same(saved.json(), { settings: { theme: 'dark', n: 1, nested: { ok: true } } })
   const again = signed()
-  t.same((await call(app, '/apps/settings/get', again.body, again.header)).json(), { settings: { theme: 'dark', n: 1, nested: { ok: true } } })
+  t.same((await call(app, '/apps/settings/get', again.body, again.header)).json(), {
+    settings: { theme: 'dark', n: 1, nested: { ok: true } }
+  })
   const other = signed({}, { account: 'acct_2' })
   t.same((await call(app, '/apps/settings/get', other.body, other.header)).json(), { settings: null }, 'per account')
 
@@ -176,24 +212,55 @@ t.test('settings: round trip, roles, 16 KiB limit', async t => {
 t.test('an uninstalled account is refused; a reinstalled one is served', async t => {
   const { app } = await build(t, { env: ENV })
   const db = app.store.db
-  await db.insertInto('installations').values({ account: 'acct_1', livemode: 0, app_id: 'ca_1', status: 'uninstalled', installed_at: null, uninstalled_at: new Date().toISOString(), event_created: now(), updated_at: new Date().toISOString() }).execute()
+  await db
+    .insertInto('installations')
+    .values({
+      account: 'acct_1',
+      livemode: 0,
+      app_id: 'ca_1',
+      status: 'uninstalled',
+      installed_at: null,
+      uninstalled_at: new Date().toISOString(),
+      event_created: now(),
+      updated_at: new Date().toISOString()
+    })
+    .execute()
   const { body, header } = signed()
   const res = await call(app, '/apps/session', body, header)
   t.equal(res.statusCode, 403)
   t.equal(res.json().error.code, 'app_uninstalled')
-  await db.insertInto('installations').values({ account: 'acct_1', livemode: 1, app_id: 'ca_1', status: 'installed', installed_at: new Date().toISOString(), uninstalled_at: null, event_created: now(), updated_at: new Date().toISOString() }).execute()
+  await db
+    .insertInto('installations')
+    .values({
+      account: 'acct_1',
+      livemode: 1,
+      app_id: 'ca_1',
+      status: 'installed',
+      installed_at: new Date().toISOString(),
+      uninstalled_at: null,
+      event_created: now(),
+      updated_at: new Date().toISOString()
+    })
+    .execute()
   const ok = await call(app, '/apps/session', body, header)
   t.equal(ok.statusCode, 200, 'installed in the other mode')
-  t.match(ok.json().installation, { status: 'uninstalled', livemode: false }, 'the installation of the key\'s mode')
+  t.match(ok.json().installation, { status: 'uninstalled', livemode: false }, "the installation of the key's mode")
 })
 
 t.test('Stripe errors: 4xx passed through, 502/504 for unreachable/timeout', async t => {
   const { app, fake } = await build(t, { env: { ...ENV, STRIPE_TIMEOUT_MS: '300' } })
-  fake.on('GET', '/v1/account', { status: 403, body: { error: { type: 'invalid_request_error', message: 'The provided key does not have access to account acct_1', code: 'account_invalid' } } })
+  fake.on('GET', '/v1/account', {
+    status: 403,
+    body: {
+      error: { type: 'invalid_request_error', message: 'The provided key does not have access to account acct_1', code: 'account_invalid' }
+    }
+  })
   const { body, header } = signed()
   const res = await call(app, '/apps/account', body, header)
   t.equal(res.statusCode, 403)
-  t.same(res.json(), { error: { type: 'invalid_request_error', message: 'The provided key does not have access to account acct_1', code: 'account_invalid' } })
+  t.same(res.json(), {
+    error: { type: 'invalid_request_error', message: 'The provided key does not have access to account acct_1', code: 'account_invalid' }
+  })
   fake.on('GET', '/v1/account', { hang: true })
   t.equal((await call(app, '/apps/account', body, header)).statusCode, 504)
   fake.on('GET', '/v1/account', { reset: true }, 2)
@@ -224,26 +291,42 @@ t.test('CORS: a real preflight from origin null is answered with *; the Terminal
   t.match(preflight.headers.get('access-control-allow-methods') ?? '', /POST/)
   t.equal(preflight.headers.get('access-control-allow-credentials'), null)
   const { body, header } = signed()
-  const real = await fetch(`${base}/apps/session`, { method: 'POST', body, headers: { origin: 'null', 'content-type': 'application/json', 'stripe-signature': header } })
+  const real = await fetch(`${base}/apps/session`, {
+    method: 'POST',
+    body,
+    headers: { origin: 'null', 'content-type': 'application/json', 'stripe-signature': header }
+  })
   t.equal(real.status, 200)
   t.equal(real.headers.get('access-control-allow-origin'), '*')
 
-  const terminal = await fetch(`${base}/connection_token`, { method: 'OPTIONS', headers: { origin: 'null', 'access-control-request-method': 'POST' } })
+  const terminal = await fetch(`${base}/connection_token`, {
+    method: 'OPTIONS',
+    headers: { origin: 'null', 'access-control-request-method': 'POST' }
+  })
   t.equal(terminal.headers.get('access-control-allow-origin'), null, 'null origin refused by the Terminal allowlist')
-  const webhooks = await fetch(`${base}/webhooks`, { method: 'OPTIONS', headers: { origin: 'null', 'access-control-request-method': 'POST' } })
+  const webhooks = await fetch(`${base}/webhooks`, {
+    method: 'OPTIONS',
+    headers: { origin: 'null', 'access-control-request-method': 'POST' }
+  })
   t.equal(webhooks.headers.get('access-control-allow-origin'), null, 'webhooks: no CORS')
 })
 
-t.test('a failed Stripe call from /apps is logged at warn with Stripe\'s fields', async t => {
+t.test("a failed Stripe call from /apps is logged at warn with Stripe's fields", async t => {
   const { app, fake, logs } = await build(t, { env: ENV })
-  fake.on('GET', '/v1/account', { ...stripeError(403, 'invalid_request_error', 'The provided key does not have access to account acct_1.', { code: 'account_invalid' }), headers: { 'request-id': 'req_apps1' } })
+  fake.on('GET', '/v1/account', {
+    ...stripeError(403, 'invalid_request_error', 'The provided key does not have access to account acct_1.', { code: 'account_invalid' }),
+    headers: { 'request-id': 'req_apps1' }
+  })
   const { body, header } = signed()
   const res = await call(app, '/apps/account', body, header)
   t.equal(res.statusCode, 403)
-  t.match(logs.find(l => l.msg === 'Stripe call failed'), { level: 40, stripe: { type: 'invalid_request_error', code: 'account_invalid', request_id: 'req_apps1' } })
+  t.match(
+    logs.find(l => l.msg === 'Stripe call failed'),
+    { level: 40, stripe: { type: 'invalid_request_error', code: 'account_invalid', request_id: 'req_apps1' } }
+  )
 })
 
-t.test('Stripe\'s default pattern: identity signed, other fields unsigned; read-only routes only', async t => {
+t.test("Stripe's default pattern: identity signed, other fields unsigned; read-only routes only", async t => {
   const { app, fake } = await build(t, { env: ENV })
   const ts = now()
   // what the docs' UI does: fetchStripeSignature() with no payload, then {...requestData, user_id, account_id}
@@ -254,7 +337,7 @@ t.test('Stripe\'s default pattern: identity signed, other fields unsigned; read-
   t.equal(session.statusCode, 200, session.body)
   t.same(session.json().roles, [], 'unsigned stripe_roles are not roles')
   const swapped = await call(app, '/apps/session', JSON.stringify({ account_id: 'acct_1', user_id: 'usr_1' }), identity)
-  t.equal(swapped.statusCode, 200, 'the identity is rebuilt in the documented order, whatever the body\'s order')
+  t.equal(swapped.statusCode, 200, "the identity is rebuilt in the documented order, whatever the body's order")
 
   const list = await call(app, '/apps/customers/list', body({ limit: 3 }), identity)
   t.equal(list.statusCode, 200)
@@ -271,7 +354,10 @@ t.test('Stripe\'s default pattern: identity signed, other fields unsigned; read-
   t.equal(duplicate.statusCode, 401, 'a duplicate key is read as JSON.parse reads it, and then does not verify')
 
   const before = fake.calls.length
-  for (const [url, extra] of [['/apps/customers/create', { email: 'a@b.co' }], ['/apps/settings/put', { settings: { a: 1 }, stripe_roles: [{ id: 'admin' }] }]] as const) {
+  for (const [url, extra] of [
+    ['/apps/customers/create', { email: 'a@b.co' }],
+    ['/apps/settings/put', { settings: { a: 1 }, stripe_roles: [{ id: 'admin' }] }]
+  ] as const) {
     const res = await call(app, url, body(extra), identity)
     t.equal(res.statusCode, 401, `${url}: a route that changes data refuses the identity-only pattern`)
     t.match(res.json().error, { type: 'authentication_error', code: 'signature_identity_only', message: /fetchStripeSignature\(payload\)/ })

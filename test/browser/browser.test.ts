@@ -31,7 +31,15 @@ async function launch (t: Test): Promise<Browser> {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     // this machine's network is closed: no background fetches (they fail loudly), no sandbox as root
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync'
+    ]
   })
   t.teardown(() => browser.close())
   return browser
@@ -81,7 +89,7 @@ t.test('a till page on an allowed origin: the preflight passes and the answers a
   pages['/till.html'] = TILL(api, KEY)
   const page = await (await launch(t)).newPage()
   await page.goto(`http://localhost:${port}/till.html`)
-  const out = await page.evaluate('run()') as Record<string, any>
+  const out = (await page.evaluate('run()')) as Record<string, any>
   t.equal(out.error, undefined, 'no network error')
   t.equal(out.token?.status, 200)
   t.match(out.token?.body, { secret: /^pst_test_/ })
@@ -105,13 +113,13 @@ t.test('the same till page on a disallowed origin is blocked, and nothing reache
   const browser = await launch(t)
   const page = await browser.newPage()
   await page.goto(`http://127.0.0.1:${port}/till.html`)
-  const out = await page.evaluate('run()') as Record<string, any>
+  const out = (await page.evaluate('run()')) as Record<string, any>
   t.match(out.error, /TypeError: Failed to fetch/, 'the browser refuses the preflight')
   t.equal(out.token, undefined)
 
   const csrf = await browser.newPage()
   await csrf.goto(`http://127.0.0.1:${port}/csrf.html`)
-  const sent = await csrf.evaluate('run()') as Record<string, any>
+  const sent = (await csrf.evaluate('run()')) as Record<string, any>
   // helmet's Cross-Origin-Resource-Policy makes the browser drop even the opaque answer
   t.equal(sent.noCors, 'TypeError: Failed to fetch', 'the no-cors POST gets no answer')
   t.equal(sent.submitted, true, 'the form was submitted')
@@ -141,7 +149,7 @@ t.test('a sandboxed UI extension (origin null) calls /apps/session with each sig
   const port = await pageServer(t, { '/host.html': host })
   const page = await (await launch(t)).newPage()
   await page.goto(`http://localhost:${port}/host.html`)
-  const data = await page.evaluate('window.done') as { origin: string, results: Array<Record<string, any>> }
+  const data = (await page.evaluate('window.done')) as { origin: string; results: Array<Record<string, any>> }
   t.equal(data.origin, 'null', 'the extension runs with origin null')
   const [a, b] = data.results
   t.match(a, { pattern: 'body', status: 200, body: { user_id: 'usr_1', account_id: 'acct_1', roles: ['admin'] } })
@@ -153,12 +161,16 @@ t.test('/docs renders with no console errors', { skip }, async t => {
   const api = await listen(app)
   const page = await (await launch(t)).newPage()
   const errors: string[] = []
-  page.on('console', m => { if (m.type() === 'error') errors.push(m.text()) })
-  page.on('pageerror', e => { errors.push(e.message) })
+  page.on('console', m => {
+    if (m.type() === 'error') errors.push(m.text())
+  })
+  page.on('pageerror', e => {
+    errors.push(e.message)
+  })
   await page.goto(`${api}/docs`)
   await page.waitForSelector('.swagger-ui .info .title', { timeout: 15_000 })
   t.match(await page.textContent('.swagger-ui .info .title'), /Stripe Terminal backend/)
   await page.waitForSelector('.opblock-tag', { timeout: 15_000 })
-  t.ok(await page.locator('.opblock').count() > 10, 'the operations are listed')
+  t.ok((await page.locator('.opblock').count()) > 10, 'the operations are listed')
   t.same(errors, [], 'no console errors')
 })

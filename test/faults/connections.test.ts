@@ -19,11 +19,15 @@ t.test('headers trickled a byte at a time: the socket is answered 408 and closed
   const port = (app.server.address() as AddressInfo).port
   const slow = await connect(port)
   let answer = ''
-  slow.on('data', d => { answer += String(d) })
+  slow.on('data', d => {
+    answer += String(d)
+  })
   const started = Date.now()
   const text = 'POST /connection_token HTTP/1.1\r\nHost: x\r\nX-Slow: ' + 'a'.repeat(100)
   let i = 0
-  const timer = setInterval(() => { if (!slow.destroyed && i < text.length) slow.write(text[i++]!) }, 200)
+  const timer = setInterval(() => {
+    if (!slow.destroyed && i < text.length) slow.write(text[i++]!)
+  }, 200)
   await once(slow, 'close')
   clearInterval(timer)
   const held = (Date.now() - started) / 1000
@@ -40,13 +44,18 @@ t.test('past MAX_CONNECTIONS a new connection is answered 503 and logged; below 
   const held = await Promise.all(Array.from({ length: 5 }, async () => await connect(port)))
   const surplus = await connect(port)
   let answer = ''
-  surplus.on('data', d => { answer += String(d) })
+  surplus.on('data', d => {
+    answer += String(d)
+  })
   surplus.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n')
   await once(surplus, 'close')
   t.match(answer, /^HTTP\/1\.1 503 Service Unavailable\r\n/, 'a 503, not a reset')
   t.match(answer, /"code":"connection_limit"/)
   t.match(answer, /Retry-After: 1/)
-  t.ok(logs.some(l => l.msg === 'connection limit reached: new connections are answered 503' && l.max_connections === 5 && l.level === 40), 'logged at warn')
+  t.ok(
+    logs.some(l => l.msg === 'connection limit reached: new connections are answered 503' && l.max_connections === 5 && l.level === 40),
+    'logged at warn'
+  )
   for (const s of held) s.destroy()
   await new Promise(resolve => setTimeout(resolve, 100))
   t.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200, 'served again once sockets close')

@@ -52,20 +52,28 @@ t.test('a webhook flood does not slow the Terminal API by more than 20 %', async
 
   const flood = spawn(process.execPath, ['-e', FLOOD, String(port), '20'], { stdio: ['ignore', 'pipe', 'inherit'] })
   let sent = 0
-  flood.stdout.on('data', d => { sent = Number(String(d).trim().split('\n').pop()) })
-  t.teardown(() => { flood.kill('SIGKILL') })
+  flood.stdout.on('data', d => {
+    sent = Number(String(d).trim().split('\n').pop())
+  })
+  t.teardown(() => {
+    flood.kill('SIGKILL')
+  })
   await new Promise(resolve => setTimeout(resolve, 500))
   const during = median(await till(300))
   flood.kill('SIGKILL')
 
   t.ok(sent >= 100, `the flood sent ${sent} requests of 1 MB (throttled by the refusals' wait)`)
   t.ok(during <= before * 1.2 + 0.5, `till p50 ${before.toFixed(2)} ms before, ${during.toFixed(2)} ms during the flood (≤ 1.2× + 0.5 ms)`)
-  t.notOk(logs.some(l => l.level >= 50), 'no error was logged')
+  t.notOk(
+    logs.some(l => l.level >= 50),
+    'no error was logged'
+  )
 })
 
 t.test('an address that keeps failing is refused unread, with Retry-After; other addresses are not', async t => {
   const { app } = await build(t, { env: { STRIPE_WEBHOOK_SECRET: 'whsec_flood' } })
-  const bad = (remoteAddress: string) => app.inject({ method: 'POST', url: '/webhooks', remoteAddress, headers: { 'stripe-signature': 'garbage' }, payload: '{}' })
+  const bad = (remoteAddress: string) =>
+    app.inject({ method: 'POST', url: '/webhooks', remoteAddress, headers: { 'stripe-signature': 'garbage' }, payload: '{}' })
   for (let i = 0; i < 20; i++) t.equal((await bad('10.0.0.1')).statusCode, 400)
   const refused = await bad('10.0.0.1')
   t.equal(refused.statusCode, 429)
@@ -74,12 +82,18 @@ t.test('an address that keeps failing is refused unread, with Retry-After; other
   t.equal((await bad('10.0.0.2')).statusCode, 400, 'another address is unaffected')
 })
 
-t.test('signed events that do not fit count as no failure: Stripe\'s address is never refused for them', async t => {
+t.test("signed events that do not fit count as no failure: Stripe's address is never refused for them", async t => {
   const { app } = await build(t, { env: { STRIPE_WEBHOOK_SECRET: 'whsec_flood' } })
   const body = JSON.stringify({ id: 'evt_x', object: 'event', type: 'x.y', livemode: false, created: 1.5, data: { object: {} } })
   const codes = new Set<number>()
   for (let i = 0; i < 25; i++) {
-    const res = await app.inject({ method: 'POST', url: '/webhooks', remoteAddress: '10.0.0.3', headers: { 'content-type': 'application/json', 'stripe-signature': sign(body, 'whsec_flood') }, payload: body })
+    const res = await app.inject({
+      method: 'POST',
+      url: '/webhooks',
+      remoteAddress: '10.0.0.3',
+      headers: { 'content-type': 'application/json', 'stripe-signature': sign(body, 'whsec_flood') },
+      payload: body
+    })
     codes.add(res.statusCode)
   }
   t.same([...codes], [400], 'every one a 400, none a 429')

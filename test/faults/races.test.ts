@@ -9,7 +9,12 @@ const ROUNDS = 50
 
 const deliver = async (app: FastifyInstance, event: Record<string, unknown>) => {
   const body = JSON.stringify({ object: 'event', livemode: false, ...event })
-  return await app.inject({ method: 'POST', url: '/webhooks', payload: body, headers: { 'content-type': 'application/json', 'stripe-signature': sign(body, SECRET) } })
+  return await app.inject({
+    method: 'POST',
+    url: '/webhooks',
+    payload: body,
+    headers: { 'content-type': 'application/json', 'stripe-signature': sign(body, SECRET) }
+  })
 }
 
 async function replicas (t: Test): Promise<[FastifyInstance, FastifyInstance]> {
@@ -20,38 +25,77 @@ async function replicas (t: Test): Promise<[FastifyInstance, FastifyInstance]> {
   return [a.app, b.app]
 }
 
-t.test('install vs uninstall on two replicas at once: the newer event wins, data deleted with it', needs('TEST_DATABASE_URL', TEST_DATABASE_URL), async t => {
-  const [a, b] = await replicas(t)
-  const base = 1_700_000_000
-  for (let i = 0; i < ROUNDS; i++) {
-    const account = `acct_race_${i}`
-    t.equal((await deliver(a, { id: `evt_setup_${i}`, type: 'account.application.authorized', account, created: base, data: { object: { id: 'ca_1' } } })).statusCode, 200)
-    await a.store.db.insertInto('app_settings').values({ account, settings: '{"x":1}', updated_at: new Date().toISOString() }).execute()
-    // even rounds: the uninstall is newer; odd rounds: a re-install is newer than the uninstall
-    const uninstallNewer = i % 2 === 0
-    const install = { id: `evt_in_${i}`, type: 'account.application.authorized', account, created: base + (uninstallNewer ? 1 : 2), data: { object: { id: 'ca_1' } } }
-    const uninstall = { id: `evt_out_${i}`, type: 'account.application.deauthorized', account, created: base + (uninstallNewer ? 2 : 1), data: { object: { id: 'ca_1' } } }
-    const [ra, rb] = await Promise.all([deliver(a, install), deliver(b, uninstall)])
-    t.same([ra.statusCode, rb.statusCode], [200, 200], `round ${i}: both answered 200`)
-    const row = await a.store.db.selectFrom('installations').selectAll().where('account', '=', account).executeTakeFirstOrThrow()
-    const settings = await a.store.db.selectFrom('app_settings').select('account').where('account', '=', account).executeTakeFirst()
-    if (uninstallNewer) {
-      t.equal(row.status, 'uninstalled', `round ${i}: the newer uninstall won`)
-      t.equal(settings, undefined, `round ${i}: the account's data is deleted`)
-    } else {
-      t.equal(row.status, 'installed', `round ${i}: the newer install won`)
-      t.equal(row.event_created, base + 2)
+t.test(
+  'install vs uninstall on two replicas at once: the newer event wins, data deleted with it',
+  needs('TEST_DATABASE_URL', TEST_DATABASE_URL),
+  async t => {
+    const [a, b] = await replicas(t)
+    const base = 1_700_000_000
+    for (let i = 0; i < ROUNDS; i++) {
+      const account = `acct_race_${i}`
+      t.equal(
+        (
+          await deliver(a, {
+            id: `evt_setup_${i}`,
+            type: 'account.application.authorized',
+            account,
+            created: base,
+            data: { object: { id: 'ca_1' } }
+          })
+        ).statusCode,
+        200
+      )
+      await a.store.db.insertInto('app_settings').values({ account, settings: '{"x":1}', updated_at: new Date().toISOString() }).execute()
+      // even rounds: the uninstall is newer; odd rounds: a re-install is newer than the uninstall
+      const uninstallNewer = i % 2 === 0
+      const install = {
+        id: `evt_in_${i}`,
+        type: 'account.application.authorized',
+        account,
+        created: base + (uninstallNewer ? 1 : 2),
+        data: { object: { id: 'ca_1' } }
+      }
+      const uninstall = {
+        id: `evt_out_${i}`,
+        type: 'account.application.deauthorized',
+        account,
+        created: base + (uninstallNewer ? 2 : 1),
+        data: { object: { id: 'ca_1' } }
+      }
+      const [ra, rb] = await Promise.all([deliver(a, install), deliver(b, uninstall)])
+      t.same([ra.statusCode, rb.statusCode], [200, 200], `round ${i}: both answered 200`)
+      const row = await a.store.db.selectFrom('installations').selectAll().where('account', '=', account).executeTakeFirstOrThrow()
+      const settings = await a.store.db.selectFrom('app_settings').select('account').where('account', '=', account).executeTakeFirst()
+      if (uninstallNewer) {
+        t.equal(row.status, 'uninstalled', `round ${i}: the newer uninstall won`)
+        t.equal(settings, undefined, `round ${i}: the account's data is deleted`)
+      } else {
+        t.equal(row.status, 'installed', `round ${i}: the newer install won`)
+        t.equal(row.event_created, base + 2)
+      }
     }
   }
-})
+)
 
 t.test('two fresh installs of one account at once: no primary-key 500', needs('TEST_DATABASE_URL', TEST_DATABASE_URL), async t => {
   const [a, b] = await replicas(t)
   for (let i = 0; i < ROUNDS; i++) {
     const account = `acct_fresh_${i}`
     const [ra, rb] = await Promise.all([
-      deliver(a, { id: `evt_fa_${i}`, type: 'account.application.authorized', account, created: 1_700_000_000, data: { object: { id: 'ca_1' } } }),
-      deliver(b, { id: `evt_fb_${i}`, type: 'account.application.authorized', account, created: 1_700_000_001, data: { object: { id: 'ca_1' } } })
+      deliver(a, {
+        id: `evt_fa_${i}`,
+        type: 'account.application.authorized',
+        account,
+        created: 1_700_000_000,
+        data: { object: { id: 'ca_1' } }
+      }),
+      deliver(b, {
+        id: `evt_fb_${i}`,
+        type: 'account.application.authorized',
+        account,
+        created: 1_700_000_001,
+        data: { object: { id: 'ca_1' } }
+      })
     ])
     t.same([ra.statusCode, rb.statusCode], [200, 200], `round ${i}`)
   }
@@ -67,7 +111,13 @@ t.test('reader outcomes on two replicas at once: the newer outcome wins', needs(
       id: `evt_${status}_${i}`,
       type: `terminal.reader.action_${status}`,
       created,
-      data: { object: { id: reader, object: 'terminal.reader', action: { type: 'process_payment_intent', status, failure_code: status === 'failed' ? 'card_declined' : null } } }
+      data: {
+        object: {
+          id: reader,
+          object: 'terminal.reader',
+          action: { type: 'process_payment_intent', status, failure_code: status === 'failed' ? 'card_declined' : null }
+        }
+      }
     })
     const [ra, rb] = await Promise.all([
       deliver(a, outcome('succeeded', base + (failedNewer ? 1 : 2))),

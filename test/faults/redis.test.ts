@@ -12,9 +12,13 @@ const REDIS = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find(p =>
 const skip = REDIS === undefined ? 'redis-server is not installed: the Redis outage test did not run' : false
 
 async function startRedis (port: number): Promise<ChildProcess> {
-  const child = spawn(REDIS!, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] })
+  const child = spawn(REDIS!, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'ignore']
+  })
   let out = ''
-  child.stdout!.on('data', d => { out += String(d) })
+  child.stdout!.on('data', d => {
+    out += String(d)
+  })
   for (let i = 0; i < 100 && !out.includes('Ready to accept connections'); i++) await new Promise(resolve => setTimeout(resolve, 50))
   return child
 }
@@ -24,14 +28,20 @@ const p99 = (ms: number[]): number => [...ms].sort((a, b) => a - b)[Math.floor(m
 t.test('Redis killed under two replicas: no request waits, limits hold per process, recovery is automatic', { skip }, async t => {
   const port = await freePort()
   let redis = await startRedis(port)
-  t.teardown(() => { redis.kill('SIGKILL') })
+  t.teardown(() => {
+    redis.kill('SIGKILL')
+  })
   const key = randomBytes(24).toString('hex')
   const env = { RATE_LIMIT_MAX: '5', API_KEY: key, REDIS_URL: `redis://127.0.0.1:${port}` }
   const a = await build(t, { env })
   const b = await build(t, { env, fake: a.fake })
   const post = (app: typeof a.app, k = key) => app.inject({ method: 'POST', url: '/connection_token', headers: { 'x-api-key': k } })
 
-  t.same([await post(a.app), await post(b.app), await post(a.app)].map(r => r.statusCode), [200, 200, 200], 'shared while Redis runs')
+  t.same(
+    [await post(a.app), await post(b.app), await post(a.app)].map(r => r.statusCode),
+    [200, 200, 200],
+    'shared while Redis runs'
+  )
 
   redis.kill('SIGKILL')
   await once(redis, 'exit')
@@ -44,7 +54,10 @@ t.test('Redis killed under two replicas: no request waits, limits hold per proce
     times.push(performance.now() - started)
     codes.push(res.statusCode)
   }
-  t.ok(p99(times) < 50, `p99 of rate-limited requests during the outage is ${p99(times).toFixed(1)} ms (< 50 ms; ioredis's queue made it seconds)`)
+  t.ok(
+    p99(times) < 50,
+    `p99 of rate-limited requests during the outage is ${p99(times).toFixed(1)} ms (< 50 ms; ioredis's queue made it seconds)`
+  )
   t.ok(codes.slice(0, 190).includes(429), 'bad keys are still limited per IP during the outage (in each process)')
   t.equal(codes.filter((c, i) => i < 190 && c === 401).length, 10, 'RATE_LIMIT_MAX=5 per replica: 5 + 5 answered, the rest refused')
   const ready = await a.app.inject({ method: 'GET', url: '/ready' })
@@ -63,7 +76,16 @@ t.test('Redis killed under two replicas: no request waits, limits hold per proce
   // a caller from another address: its bucket lives in the new Redis, shared by both replicas
   const codes2 = []
   for (let i = 0; i < 6; i++) {
-    codes2.push((await (i % 2 === 0 ? a.app : b.app).inject({ method: 'POST', url: '/connection_token', headers: { 'x-api-key': 'bad-key' }, remoteAddress: '10.9.9.9' })).statusCode)
+    codes2.push(
+      (
+        await (i % 2 === 0 ? a.app : b.app).inject({
+          method: 'POST',
+          url: '/connection_token',
+          headers: { 'x-api-key': 'bad-key' },
+          remoteAddress: '10.9.9.9'
+        })
+      ).statusCode
+    )
   }
   t.same(codes2, [401, 401, 401, 401, 401, 429], 'shared again: the sixth request across both replicas is refused')
   t.equal((await a.app.inject({ method: 'GET', url: '/ready' })).json().checks.redis, 'ok')

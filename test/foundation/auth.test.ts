@@ -33,5 +33,8 @@ t.test('API keys: rotation, wrong keys, where a key may come from', async t => {
 t.test('development with no API_KEY leaves the Terminal API open, with a boot warning', async t => {
   const { app, logs } = await build(t)
   t.equal((await app.inject({ method: 'POST', url: '/connection_token' })).statusCode, 200)
-  t.ok(logs.some(l => l.level === 40 && /API_KEY is not set/.test(l.msg)), 'warned at boot')
+  t.ok(
+    logs.some(l => l.level === 40 && /API_KEY is not set/.test(l.msg)),
+    'warned at boot'
+  )
 })

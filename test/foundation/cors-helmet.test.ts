@@ -12,7 +12,11 @@ t.test('strict allowlist: an allowed origin is echoed with Vary, another gets no
   const preflight = await app.inject({
     method: 'OPTIONS',
     url: '/create_payment_intent',
-    headers: { origin: 'https://pos.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-api-key,content-type' }
+    headers: {
+      origin: 'https://pos.example.com',
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'x-api-key,content-type'
+    }
   })
   t.equal(preflight.statusCode, 200)
   t.equal(preflight.headers['access-control-allow-origin'], 'https://pos.example.com')
@@ -40,7 +44,13 @@ t.test('helmet everywhere; HSTS only in production', async t => {
   t.equal(res.headers['content-security-policy'], "default-src 'none';frame-ancestors 'none'", 'the API serves no pages')
 
   const prod = await build(t, {
-    env: { ENVIRONMENT: 'production', STRIPE_SECRET_KEY: 'sk_live_x', STRIPE_TEST_SECRET_KEY: undefined, API_KEY: 'k'.repeat(32), ALLOWED_ORIGINS: 'https://pos.example.com' }
+    env: {
+      ENVIRONMENT: 'production',
+      STRIPE_SECRET_KEY: 'sk_live_x',
+      STRIPE_TEST_SECRET_KEY: undefined,
+      API_KEY: 'k'.repeat(32),
+      ALLOWED_ORIGINS: 'https://pos.example.com'
+    }
   })
   const p = await prod.app.inject({ method: 'GET', url: '/health' })
   t.match(p.headers['strict-transport-security'], /max-age=31536000/)
@@ -66,7 +76,11 @@ t.test('the precomputed headers are exactly what helmet sets on a response', asy
   const { default: helmet } = await import('helmet')
   const http = await import('node:http')
   const options = { contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"] } } }
-  const server = http.createServer((req, res) => { helmet(options)(req, res, () => { res.end() }) })
+  const server = http.createServer((req, res) => {
+    helmet(options)(req, res, () => {
+      res.end()
+    })
+  })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => server.close())
   const res = await fetch(`http://127.0.0.1:${(server.address() as { port: number }).port}/`)
@@ -75,7 +89,7 @@ t.test('the precomputed headers are exactly what helmet sets on a response', asy
   for (const name of Object.keys(computed)) expected[name] = res.headers.get(name) ?? '(missing)'
   t.same(computed, expected)
   const set = [...res.headers.keys()].filter(h => !['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding'].includes(h))
-  t.same(set.sort(), Object.keys(computed).sort(), 'no header of helmet\'s is missed')
+  t.same(set.sort(), Object.keys(computed).sort(), "no header of helmet's is missed")
   t.ok(Object.keys(computed).length >= 10)
 })
 
@@ -88,15 +102,39 @@ t.test('an explicit ALLOWED_ORIGINS refuses a request from another origin before
     const res = await app.inject({ method: 'POST', url: '/create_payment_intent', headers: { ...form, origin }, payload: 'amount=100' })
     t.equal(res.statusCode, 403, `${origin}: 403`)
     t.equal(res.body, `Origin ${origin} is not allowed to call this API (ALLOWED_ORIGINS).`, 'text, as every Terminal error')
-    const captured = await app.inject({ method: 'POST', url: '/capture_payment_intent', headers: { ...form, origin, accept: 'application/json' }, payload: 'payment_intent_id=pi_1' })
+    const captured = await app.inject({
+      method: 'POST',
+      url: '/capture_payment_intent',
+      headers: { ...form, origin, accept: 'application/json' },
+      payload: 'payment_intent_id=pi_1'
+    })
     t.match(captured.json(), { error: { type: 'invalid_request_error', code: 'origin_not_allowed' } }, 'JSON when asked')
   }
   t.equal(fake.calls.length, 0, 'nothing reached Stripe')
-  t.equal((await app.inject({ method: 'POST', url: '/create_payment_intent', headers: { ...form, origin: 'https://pos.example.com' }, payload: 'amount=100' })).statusCode, 200, 'the allowed origin')
-  t.equal((await app.inject({ method: 'POST', url: '/create_payment_intent', headers: form, payload: 'amount=100' })).statusCode, 200, 'no Origin: a native app')
+  t.equal(
+    (
+      await app.inject({
+        method: 'POST',
+        url: '/create_payment_intent',
+        headers: { ...form, origin: 'https://pos.example.com' },
+        payload: 'amount=100'
+      })
+    ).statusCode,
+    200,
+    'the allowed origin'
+  )
+  t.equal(
+    (await app.inject({ method: 'POST', url: '/create_payment_intent', headers: form, payload: 'amount=100' })).statusCode,
+    200,
+    'no Origin: a native app'
+  )
   t.equal(fake.calls.length, 2)
 
-  const proxy = await app.inject({ method: 'GET', url: '/v1/apis/http/stripe/v1/balance', headers: { origin: 'https://evil.example', 'x-api-key': KEY } })
+  const proxy = await app.inject({
+    method: 'GET',
+    url: '/v1/apis/http/stripe/v1/balance',
+    headers: { origin: 'https://evil.example', 'x-api-key': KEY }
+  })
   t.equal(proxy.statusCode, 403, 'the proxy too')
   t.match(proxy.json(), { error: { type: 'invalid_request_error', code: 'origin_not_allowed' } })
   t.equal(fake.calls.length, 2)

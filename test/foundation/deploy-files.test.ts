@@ -23,7 +23,10 @@ t.test('.ci/run runs the README test command after npm ci', async t => {
 })
 
 t.test('Dockerfile: Node 24, non-root, HEALTHCHECK without curl, production not forced', async t => {
-  const docker = read('Dockerfile').split('\n').filter(l => !l.startsWith('#')).join('\n')
+  const docker = read('Dockerfile')
+    .split('\n')
+    .filter(l => !l.startsWith('#'))
+    .join('\n')
   t.match(docker, /^FROM node:24-[a-z-]+ AS build$/m)
   const stages = docker.split(/^FROM /m)
   const runtime = stages[stages.length - 1]!
@@ -65,7 +68,7 @@ t.test('Render, Heroku', async t => {
   t.equal(pkg.type, 'module')
 })
 
-t.test('the version is defined once, and it is package.json\'s', async t => {
+t.test("the version is defined once, and it is package.json's", async t => {
   const { VERSION } = await import('../../lib/version.js')
   t.equal(VERSION, (JSON.parse(read('package.json')) as { version: string }).version)
 })

@@ -14,15 +14,41 @@ const SECRETS = {
 
 t.test('log lines of a request carrying every secret header contain none of the secrets', async t => {
   const { app, rawLogs } = await build(t, { env: { LOG_LEVEL: 'trace', API_KEY: SECRETS['x-api-key'] } })
-  await app.inject({ method: 'POST', url: '/connection_token?token=sk_test_querysecret555', headers: SECRETS, payload: 'x=whsec_bodysecret666&y=absec_bodysecret777', })
+  await app.inject({
+    method: 'POST',
+    url: '/connection_token?token=sk_test_querysecret555',
+    headers: SECRETS,
+    payload: 'x=whsec_bodysecret666&y=absec_bodysecret777'
+  })
   await app.inject({ method: 'POST', url: '/connection_token', headers: { ...SECRETS, 'x-api-key': 'rk_live_wrongkey888' } })
   const all = rawLogs.join('')
   t.ok(rawLogs.length > 2, 'requests were logged')
-  for (const secret of ['authsecret111', 'apikeysecret222', 'sigsecret333', 'cookiesecret444', 'querysecret555', 'bodysecret666', 'bodysecret777', 'wrongkey888']) {
+  for (const secret of [
+    'authsecret111',
+    'apikeysecret222',
+    'sigsecret333',
+    'cookiesecret444',
+    'querysecret555',
+    'bodysecret666',
+    'bodysecret777',
+    'wrongkey888'
+  ]) {
     t.notOk(all.includes(secret), `${secret} is not logged`)
   }
-  t.ok(rawLogs.every(l => { try { return typeof JSON.parse(l).reqId === 'string' || true } catch { return false } }), 'JSON lines')
-  t.ok(rawLogs.some(l => /"reqId"/.test(l)), 'with a request id')
+  t.ok(
+    rawLogs.every(l => {
+      try {
+        return typeof JSON.parse(l).reqId === 'string' || true
+      } catch {
+        return false
+      }
+    }),
+    'JSON lines'
+  )
+  t.ok(
+    rawLogs.some(l => /"reqId"/.test(l)),
+    'with a request id'
+  )
 })
 
 t.test('an API key put in a query parameter or a path segment is masked in the logs and never echoed', async t => {
@@ -39,8 +65,17 @@ t.test('an API key put in a query parameter or a path segment is masked in the l
     const res = await app.inject({ method: 'POST', url })
     t.notOk(res.body.includes(KEY), `${url.slice(0, 30)}: not echoed (${res.statusCode})`)
   }
-  fake.on('POST', `/v1/payment_intents/${KEY}`, stripeError(404, 'invalid_request_error', 'No such payment_intent', { code: 'resource_missing' }))
-  const echoed = await app.inject({ method: 'POST', url: '/update_payment_intent', headers: { 'x-api-key': KEY, 'content-type': 'application/x-www-form-urlencoded' }, payload: `payment_intent_id=${KEY}` })
+  fake.on(
+    'POST',
+    `/v1/payment_intents/${KEY}`,
+    stripeError(404, 'invalid_request_error', 'No such payment_intent', { code: 'resource_missing' })
+  )
+  const echoed = await app.inject({
+    method: 'POST',
+    url: '/update_payment_intent',
+    headers: { 'x-api-key': KEY, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: `payment_intent_id=${KEY}`
+  })
   t.equal(echoed.statusCode, 402, 'an id that Stripe refuses')
   t.equal(echoed.body.includes(KEY), false, 'the prefix that names the id masks a key')
   t.match(echoed.body, /^Error updating PaymentIntent \[REDACTED\]\./)
@@ -50,7 +85,7 @@ t.test('an API key put in a query parameter or a path segment is masked in the l
   t.notOk(rawLogs.join('').includes(KEY), 'the key appears in no log line')
 })
 
-t.test('404s and real requests share one bucket: scanning spends the caller\'s own limit', async t => {
+t.test("404s and real requests share one bucket: scanning spends the caller's own limit", async t => {
   const { app } = await build(t, { env: { RATE_LIMIT_MAX: '3' } })
   const codes = []
   codes.push((await app.inject({ method: 'POST', url: '/connection_token' })).statusCode)
@@ -84,13 +119,27 @@ t.test('404s are rate limited: scanning for routes costs the scanner', async t =
 t.test('server.ts: SIGTERM lets a slow in-flight request finish with 200, then exits 0; the HEALTHCHECK passes', async t => {
   const fake = await new FakeStripe().start()
   t.teardown(() => fake.stop())
-  fake.on('POST', '/v1/terminal/connection_tokens', { delayMs: 1500, body: { object: 'terminal.connection_token', secret: 'pst_test_slow' } })
+  fake.on('POST', '/v1/terminal/connection_tokens', {
+    delayMs: 1500,
+    body: { object: 'terminal.connection_token', secret: 'pst_test_slow' }
+  })
   const port = await freePort()
-  const env = childEnv({ PORT: String(port), HOST: '127.0.0.1', STRIPE_TEST_SECRET_KEY: 'sk_test_1', STRIPE_API_BASE: fake.url, DATABASE_URL: 'sqlite::memory:', LOG_LEVEL: 'info' })
+  const env = childEnv({
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    STRIPE_TEST_SECRET_KEY: 'sk_test_1',
+    STRIPE_API_BASE: fake.url,
+    DATABASE_URL: 'sqlite::memory:',
+    LOG_LEVEL: 'info'
+  })
   const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
-  child.stdout.on('data', d => { out += String(d) })
-  child.stderr.on('data', d => { out += String(d) })
+  child.stdout.on('data', d => {
+    out += String(d)
+  })
+  child.stderr.on('data', d => {
+    out += String(d)
+  })
   const exited = once(child, 'exit')
   for (let i = 0; i < 100 && !out.includes('Server listening'); i++) await new Promise(resolve => setTimeout(resolve, 100))
   t.match(out, /Server listening/, 'the server started')
@@ -111,17 +160,37 @@ t.test('server.ts: SIGTERM lets a slow in-flight request finish with 200, then e
 })
 
 t.test('SIGTERM waits as long as the slowest Stripe call: a request that times out once and is retried still finishes, exit 0', async t => {
-  t.equal(shutdownGraceMs({ STRIPE_TIMEOUT_MS: 30_000, STRIPE_MAX_RETRIES: 2 }), 105_000, 'defaults: 3 attempts of 30 s, two backoffs, 5 s to answer')
+  t.equal(
+    shutdownGraceMs({ STRIPE_TIMEOUT_MS: 30_000, STRIPE_MAX_RETRIES: 2 }),
+    105_000,
+    'defaults: 3 attempts of 30 s, two backoffs, 5 s to answer'
+  )
   const fake = await new FakeStripe().start()
   t.teardown(() => fake.stop())
   fake.on('POST', '/v1/terminal/connection_tokens', { hang: true })
-  fake.on('POST', '/v1/terminal/connection_tokens', { delayMs: 100, body: { object: 'terminal.connection_token', secret: 'pst_test_retried' } })
+  fake.on('POST', '/v1/terminal/connection_tokens', {
+    delayMs: 100,
+    body: { object: 'terminal.connection_token', secret: 'pst_test_retried' }
+  })
   const port = await freePort()
-  const env = childEnv({ PORT: String(port), HOST: '127.0.0.1', STRIPE_TEST_SECRET_KEY: 'sk_test_1', STRIPE_API_BASE: fake.url, STRIPE_TIMEOUT_MS: '800', STRIPE_MAX_RETRIES: '1', DATABASE_URL: 'sqlite::memory:', LOG_LEVEL: 'info' })
+  const env = childEnv({
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    STRIPE_TEST_SECRET_KEY: 'sk_test_1',
+    STRIPE_API_BASE: fake.url,
+    STRIPE_TIMEOUT_MS: '800',
+    STRIPE_MAX_RETRIES: '1',
+    DATABASE_URL: 'sqlite::memory:',
+    LOG_LEVEL: 'info'
+  })
   const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
-  child.stdout.on('data', d => { out += String(d) })
-  child.stderr.on('data', d => { out += String(d) })
+  child.stdout.on('data', d => {
+    out += String(d)
+  })
+  child.stderr.on('data', d => {
+    out += String(d)
+  })
   const exited = once(child, 'exit')
   for (let i = 0; i < 100 && !out.includes('Server listening'); i++) await new Promise(resolve => setTimeout(resolve, 100))
   const inflight = fetch(`http://127.0.0.1:${port}/connection_token`, { method: 'POST' })
@@ -136,11 +205,21 @@ t.test('SIGTERM waits as long as the slowest Stripe call: a request that times o
 })
 
 t.test('server.ts: a production boot that fails the checklist exits 1 before listening', async t => {
-  const env = childEnv({ ENVIRONMENT: 'production', PORT: String(await freePort()), DATABASE_URL: 'sqlite::memory:', API_KEY: 'short-secret-value', STRIPE_SECRET_KEY: undefined })
+  const env = childEnv({
+    ENVIRONMENT: 'production',
+    PORT: String(await freePort()),
+    DATABASE_URL: 'sqlite::memory:',
+    API_KEY: 'short-secret-value',
+    STRIPE_SECRET_KEY: undefined
+  })
   const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
-  child.stdout.on('data', d => { out += String(d) })
-  child.stderr.on('data', d => { out += String(d) })
+  child.stdout.on('data', d => {
+    out += String(d)
+  })
+  child.stderr.on('data', d => {
+    out += String(d)
+  })
   const [code] = await once(child, 'exit')
   t.equal(code, 1)
   t.match(out, /API_KEY: every key must be at least 32 characters/)

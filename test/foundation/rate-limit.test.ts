@@ -24,7 +24,9 @@ t.test('the limit is shared by two instances through Redis', needs('TEST_REDIS_U
   const a = await build(t, { env })
   const b = await build(t, { env, fake: a.fake })
   const post = (app: typeof a.app) => app.inject({ method: 'POST', url: '/connection_token', headers: { 'x-api-key': key } })
-  const codes = [await post(a.app), await post(b.app), await post(a.app), await post(b.app), await post(a.app), await post(b.app)].map(r => r.statusCode)
+  const codes = [await post(a.app), await post(b.app), await post(a.app), await post(b.app), await post(a.app), await post(b.app)].map(
+    r => r.statusCode
+  )
   t.same(codes, [200, 200, 200, 200, 429, 429])
   const ready = await a.app.inject({ method: 'GET', url: '/ready' })
   t.same(ready.json().checks, { database: 'ok', redis: 'ok' })

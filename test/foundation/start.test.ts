@@ -20,7 +20,10 @@ t.test('a current build starts without transpiling; a stale one is transpiled fi
   t.equal(built.status, 0, 'the build succeeds')
   t.match(built.stderr, /built dist\//)
 
-  const current = spawnSync(process.execPath, ['scripts/build.mjs', '--run', 'scripts/check-config'], { encoding: 'utf8', env: childEnv({}) })
+  const current = spawnSync(process.execPath, ['scripts/build.mjs', '--run', 'scripts/check-config'], {
+    encoding: 'utf8',
+    env: childEnv({})
+  })
   t.equal(current.status, 0, 'check-config passes in development')
   t.notMatch(current.stderr, /built dist/, 'nothing was transpiled: the build was current')
   t.match(current.stdout, /mode: development/)
@@ -31,12 +34,17 @@ t.test('a current build starts without transpiling; a stale one is transpiled fi
   const env = childEnv({ PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: 'sqlite::memory:', LOG_LEVEL: 'warn' })
   const child = spawn(process.execPath, ['scripts/build.mjs', '--run', 'server'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
   let err = ''
-  child.stderr.on('data', d => { err += String(d) })
+  child.stderr.on('data', d => {
+    err += String(d)
+  })
   const exited = once(child, 'exit')
   let status = 0
   for (let i = 0; i < 100 && status !== 200; i++) {
     await new Promise(resolve => setTimeout(resolve, 100))
-    status = await fetch(`http://127.0.0.1:${port}/health`).then(r => r.status, () => 0)
+    status = await fetch(`http://127.0.0.1:${port}/health`).then(
+      r => r.status,
+      () => 0
+    )
   }
   t.equal(status, 200, 'the server answers /health')
   t.match(err, /built dist\/ in \d+ ms/, 'the stale build was transpiled first')

@@ -9,10 +9,16 @@ const TABLES = ['app_settings', 'installations', 'nonces', 'reader_actions', 'sc
 t.test('migrations on SQLite: applied once, idempotent', async t => {
   const { db } = openDatabase('sqlite::memory:')
   t.teardown(() => db.destroy())
-  t.same(await migrate(db, false), migrations.map(m => m[0]))
+  t.same(
+    await migrate(db, false),
+    migrations.map(m => m[0])
+  )
   t.same(await migrate(db, false), [], 'a second run applies nothing')
   const tables = await sql<{ name: string }>`select name from sqlite_master where type = 'table' order by name`.execute(db)
-  t.same(tables.rows.map(r => r.name).filter(n => !n.startsWith('sqlite_')), TABLES)
+  t.same(
+    tables.rows.map(r => r.name).filter(n => !n.startsWith('sqlite_')),
+    TABLES
+  )
 })
 
 t.test('the SQLite file and its directory are created on first start', async t => {
@@ -25,11 +31,23 @@ t.test('migrations on Postgres, twice concurrently, without error', needs('TEST_
   const url = (await pgUrl(t))!
   const a = openDatabase(url)
   const b = openDatabase(url)
-  t.teardown(async () => { await a.db.destroy(); await b.db.destroy() })
+  t.teardown(async () => {
+    await a.db.destroy()
+    await b.db.destroy()
+  })
   const [ra, rb] = await Promise.all([migrate(a.db, true), migrate(b.db, true)])
-  t.same([...ra, ...rb], migrations.map(m => m[0]), 'exactly one replica applied each migration')
-  const tables = await sql<{ tablename: string }>`select tablename from pg_tables where schemaname = current_schema() order by tablename`.execute(a.db)
-  t.same(tables.rows.map(r => r.tablename), TABLES)
+  t.same(
+    [...ra, ...rb],
+    migrations.map(m => m[0]),
+    'exactly one replica applied each migration'
+  )
+  const tables = await sql<{
+    tablename: string
+  }>`select tablename from pg_tables where schemaname = current_schema() order by tablename`.execute(a.db)
+  t.same(
+    tables.rows.map(r => r.tablename),
+    TABLES
+  )
 })
 
 t.test('two app instances booting together on one Postgres', needs('TEST_DATABASE_URL', TEST_DATABASE_URL), async t => {

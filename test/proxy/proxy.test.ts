@@ -13,7 +13,7 @@ const auth = { 'x-api-key': KEY }
 
 const get = (app: FastifyInstance, url: string, headers: Record<string, string> = auth) => app.inject({ method: 'GET', url, headers })
 
-t.test('STRIPE_PROXY_KEY: the adapter key replaces the caller\'s credentials; query and headers', async t => {
+t.test("STRIPE_PROXY_KEY: the adapter key replaces the caller's credentials; query and headers", async t => {
   const { app, fake, rawLogs } = await build(t, { env: { API_KEY: KEY, STRIPE_PROXY_KEY: PROXY_KEY } })
   const res = await get(app, '/v1/apis/http/stripe/v1/charges?limit=3&customer=cus_1', {
     ...auth,
@@ -142,10 +142,18 @@ spec:
 `
   })
   const a = await build(t, { env: { API_KEY: KEY } })
-  const { app, fake } = await build(t, { env: { API_KEY: KEY, PROXY_CONFIG: `${dir}/proxy.yaml`, FAKE_BASE: a.fake.url, MY_RAK: 'rk_test_yaml', OTHER_TOKEN: 'abc' }, fake: a.fake })
+  const { app, fake } = await build(t, {
+    env: { API_KEY: KEY, PROXY_CONFIG: `${dir}/proxy.yaml`, FAKE_BASE: a.fake.url, MY_RAK: 'rk_test_yaml', OTHER_TOKEN: 'abc' },
+    fake: a.fake
+  })
   t.same([...app.proxyAdapters.keys()].sort(), ['other', 'stripe'])
 
-  const post = await app.inject({ method: 'POST', url: '/v1/apis/http/stripe/v1/customers', payload: 'email=a%40b.co&metadata[x]=1', headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded', 'idempotency-key': 'idem-1', 'stripe-account': 'acct_9' } })
+  const post = await app.inject({
+    method: 'POST',
+    url: '/v1/apis/http/stripe/v1/customers',
+    payload: 'email=a%40b.co&metadata[x]=1',
+    headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded', 'idempotency-key': 'idem-1', 'stripe-account': 'acct_9' }
+  })
   t.equal(post.statusCode, 200)
   const c = fake.callsTo('POST', '/v1/customers')[0]!
   t.equal(c.idempotencyKey, 'idem-1', 'Idempotency-Key forwarded')
@@ -153,7 +161,12 @@ spec:
   t.equal(c.authorization, 'Bearer rk_test_yaml')
   t.same(c.params, { email: 'a@b.co', metadata: { x: '1' } }, 'the body as sent')
 
-  const reader = await app.inject({ method: 'POST', url: '/v1/apis/http/stripe/v1/terminal/readers/tmr_1/process_payment_intent', payload: 'payment_intent=pi_1', headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' } })
+  const reader = await app.inject({
+    method: 'POST',
+    url: '/v1/apis/http/stripe/v1/terminal/readers/tmr_1/process_payment_intent',
+    payload: 'payment_intent=pi_1',
+    headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' }
+  })
   t.equal(reader.statusCode, 200, 'a path template with a {param}')
 
   const other = await get(app, '/v1/apis/http/other/customers/cus_7')
@@ -161,8 +174,13 @@ spec:
   t.equal(fake.callsTo('GET', '/v1/customers/cus_7')[0]?.headers['x-custom-token'], 'tok_abc', 'baseUrl path + custom header')
 
   fake.on('POST', '/v1/customers', { status: 402, body: { error: { type: 'card_error', message: 'declined' } } })
-  const declined = await app.inject({ method: 'POST', url: '/v1/apis/http/stripe/v1/customers', headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' }, payload: 'email=x' })
-  t.equal(declined.statusCode, 402, 'Stripe\'s status passes through')
+  const declined = await app.inject({
+    method: 'POST',
+    url: '/v1/apis/http/stripe/v1/customers',
+    headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: 'email=x'
+  })
+  t.equal(declined.statusCode, 402, "Stripe's status passes through")
   t.same(declined.json(), { error: { type: 'card_error', message: 'declined' } }, 'and its body')
 
   fake.on('GET', '/v1/customers', { hang: true })
@@ -174,7 +192,12 @@ spec:
 
   fake.on('POST', '/v1/customers', { reset: true }, 5)
   const before = fake.callsTo('POST', '/v1/customers').length
-  const reset = await app.inject({ method: 'POST', url: '/v1/apis/http/stripe/v1/customers', headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' }, payload: 'email=y' })
+  const reset = await app.inject({
+    method: 'POST',
+    url: '/v1/apis/http/stripe/v1/customers',
+    headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: 'email=y'
+  })
   t.equal(reset.statusCode, 502)
   t.equal(fake.callsTo('POST', '/v1/customers').length - before, 1, 'a POST is never retried')
 })
@@ -203,10 +226,31 @@ t.test('a large list response streams back intact', async t => {
 
 t.test('TLS is verified: an upstream with a self-signed certificate is refused', async t => {
   const dir = t.testdir({})
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${dir}/key.pem`, '-out', `${dir}/cert.pem`, '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' })
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      `${dir}/key.pem`,
+      '-out',
+      `${dir}/cert.pem`,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1'
+    ],
+    { stdio: 'ignore' }
+  )
   const { readFileSync } = await import('node:fs')
   let reached = 0
-  const server = https.createServer({ key: readFileSync(`${dir}/key.pem`), cert: readFileSync(`${dir}/cert.pem`) }, (_req, res) => { reached++; res.end('{}') })
+  const server = https.createServer({ key: readFileSync(`${dir}/key.pem`), cert: readFileSync(`${dir}/cert.pem`) }, (_req, res) => {
+    reached++
+    res.end('{}')
+  })
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   t.teardown(() => server.close())
@@ -220,12 +264,17 @@ t.test('TLS is verified: an upstream with a self-signed certificate is refused',
 t.test('configuration errors stop the boot with a clear message', async t => {
   const env = { FAKE: 'http://127.0.0.1:1', K: 'rk_test_x' }
   const doc = (spec: string, name = 'a') => `kind: HTTP\nmetadata:\n  name: ${name}\nspec:\n${spec}`
-  const ok = '  baseUrl: ${{ FAKE }}\n  headers:\n    - name: Authorization\n      value: Bearer ${{ K }}\n  allow:\n    - GET /v1/charges\n'
+  const ok =
+    '  baseUrl: ${{ FAKE }}\n  headers:\n    - name: Authorization\n      value: Bearer ${{ K }}\n  allow:\n    - GET /v1/charges\n'
   t.equal(parseProxyYaml(doc(ok), env, 1000).length, 1)
   t.throws(() => parseProxyYaml('kind: HTTP\n  bad: [', env, 1000), /invalid YAML/)
   t.throws(() => parseProxyYaml(doc(ok.replace('${{ K }}', '${{ MISSING }}')), env, 1000), /\$\{\{ MISSING \}\} is not set/)
   t.throws(() => parseProxyYaml(doc(ok.replace('${{ K }}', 'sk_live_abc')), env, 1000), /live secret key/)
-  t.equal(parseProxyYaml(doc(`${ok.replace('${{ K }}', 'sk_live_abc')}  allowSecretKey: true\n`), env, 1000).length, 1, 'unless allowSecretKey')
+  t.equal(
+    parseProxyYaml(doc(`${ok.replace('${{ K }}', 'sk_live_abc')}  allowSecretKey: true\n`), env, 1000).length,
+    1,
+    'unless allowSecretKey'
+  )
   t.throws(() => parseProxyYaml(doc(ok.replace('    - GET /v1/charges\n', '')), env, 1000), /spec.allow must list/)
   t.throws(() => parseProxyYaml(doc(ok.replace('GET /v1/charges', 'FETCH /v1/charges')), env, 1000), /is not "METHOD/)
   t.throws(() => parseProxyYaml(doc(ok.replace('GET /v1/charges', 'GET /v1/../x')), env, 1000), /invalid path segment/)
@@ -234,7 +283,11 @@ t.test('configuration errors stop the boot with a clear message', async t => {
   t.throws(() => parseProxyYaml(doc(ok, 'bad name!'), env, 1000), /metadata.name/)
 
   const dir = t.testdir({ 'live.yaml': doc(ok.replace('${{ K }}', 'sk_live_abc'), 'stripe') })
-  await t.rejects(build(t, { env: { PROXY_CONFIG: `${dir}/live.yaml`, FAKE: 'http://127.0.0.1:1' } }), /live secret key/, 'boot refused on a live secret key')
+  await t.rejects(
+    build(t, { env: { PROXY_CONFIG: `${dir}/live.yaml`, FAKE: 'http://127.0.0.1:1' } }),
+    /live secret key/,
+    'boot refused on a live secret key'
+  )
   await t.rejects(build(t, { env: { STRIPE_PROXY_KEY: 'sk_live_abc' } }), /STRIPE_PROXY_KEY is a live secret key/)
   await t.rejects(build(t, { env: { PROXY_CONFIG: `${dir}/missing.yaml` } }), /cannot read PROXY_CONFIG \(ENOENT\)/)
 })
@@ -246,15 +299,26 @@ t.test('path rules and the default allowlist', async t => {
   t.notOk(rule.re.test('/v1/customers/cus_1/sources'))
   t.notOk(rule.re.test('/v1/customers'))
   t.equal(safeUpstreamPath('/v1/charges'), '/v1/charges')
-  for (const bad of ['/v1/../x', '/v1/./x', '/v1/%2E%2E/x', '/v1//x', 'v1/x', '/v1/a%2fb', '/v1/a\\b']) t.equal(safeUpstreamPath(bad), undefined, bad)
+  for (const bad of ['/v1/../x', '/v1/./x', '/v1/%2E%2E/x', '/v1//x', 'v1/x', '/v1/a%2fb', '/v1/a\\b']) { t.equal(safeUpstreamPath(bad), undefined, bad) }
 })
 
-t.test('an upstream error answer passes through and is logged at warn with Stripe\'s fields, masked', async t => {
+t.test("an upstream error answer passes through and is logged at warn with Stripe's fields, masked", async t => {
   const { app, fake, logs, rawLogs } = await build(t, { env: { API_KEY: KEY, STRIPE_PROXY_KEY: PROXY_KEY } })
-  fake.on('GET', '/v1/customers/cus_x', { ...stripeError(404, 'invalid_request_error', `No such customer: 'cus_x'; key ${PROXY_KEY}`, { code: 'resource_missing' }), headers: { 'request-id': 'req_px1' } })
+  fake.on('GET', '/v1/customers/cus_x', {
+    ...stripeError(404, 'invalid_request_error', `No such customer: 'cus_x'; key ${PROXY_KEY}`, { code: 'resource_missing' }),
+    headers: { 'request-id': 'req_px1' }
+  })
   const res = await get(app, '/v1/apis/http/stripe/v1/customers/cus_x')
   t.equal(res.statusCode, 404)
   t.equal(res.json().error.code, 'resource_missing', 'the body passes through')
-  t.match(logs.find(l => l.msg === 'proxied call failed'), { level: 40, status: 404, request_id: 'req_px1', stripe: { type: 'invalid_request_error', code: 'resource_missing', message: /^No such customer/ } })
+  t.match(
+    logs.find(l => l.msg === 'proxied call failed'),
+    {
+      level: 40,
+      status: 404,
+      request_id: 'req_px1',
+      stripe: { type: 'invalid_request_error', code: 'resource_missing', message: /^No such customer/ }
+    }
+  )
   t.notOk(rawLogs.join('').includes('proxykey123'), 'the adapter key is not logged')
 })

@@ -46,8 +46,10 @@ interface Override {
 const id = (prefix: string): string => `${prefix}_${randomBytes(8).toString('hex')}`
 const now = (): number => Math.floor(Date.now() / 1000)
 
-export const stripeError = (status: number, type: string, message: string, extra: Record<string, unknown> = {}): Reply =>
-  ({ status, body: { error: { type, message, ...extra } } })
+export const stripeError = (status: number, type: string, message: string, extra: Record<string, unknown> = {}): Reply => ({
+  status,
+  body: { error: { type, message, ...extra } }
+})
 
 const missing = (param: string): Reply =>
   stripeError(400, 'invalid_request_error', `Missing required param: ${param}.`, { param, code: 'parameter_missing' })
@@ -69,7 +71,9 @@ function paymentIntent (p: Record<string, any>, pi = id('pi')): Record<string, u
     description: p.description ?? null,
     livemode: false,
     metadata: {},
-    payment_method_types: Array.isArray(p.payment_method_types) ? p.payment_method_types : Object.values(p.payment_method_types ?? { 0: 'card' }),
+    payment_method_types: Array.isArray(p.payment_method_types)
+      ? p.payment_method_types
+      : Object.values(p.payment_method_types ?? { 0: 'card' }),
     receipt_email: p.receipt_email ?? null,
     status: 'requires_payment_method'
   }
@@ -98,7 +102,13 @@ function route (call: Call): Reply {
   const m = `${call.method} ${call.path}`
   let match: RegExpMatchArray | null
   if (m === 'POST /v1/terminal/connection_tokens') {
-    return { body: { object: 'terminal.connection_token', secret: `pst_test_${randomBytes(12).toString('hex')}`, ...(p.location === undefined ? {} : { location: p.location }) } }
+    return {
+      body: {
+        object: 'terminal.connection_token',
+        secret: `pst_test_${randomBytes(12).toString('hex')}`,
+        ...(p.location === undefined ? {} : { location: p.location })
+      }
+    }
   }
   if (m === 'POST /v1/payment_intents') {
     if (p.amount === undefined) return missing('amount')
@@ -115,13 +125,36 @@ function route (call: Call): Reply {
   }
   if (m === 'POST /v1/setup_intents') {
     const si = id('seti')
-    return { body: { id: si, object: 'setup_intent', client_secret: `${si}_secret_x`, customer: p.customer ?? null, description: p.description ?? null, on_behalf_of: p.on_behalf_of ?? null, payment_method_types: Object.values(p.payment_method_types ?? {}), status: 'requires_payment_method', livemode: false } }
+    return {
+      body: {
+        id: si,
+        object: 'setup_intent',
+        client_secret: `${si}_secret_x`,
+        customer: p.customer ?? null,
+        description: p.description ?? null,
+        on_behalf_of: p.on_behalf_of ?? null,
+        payment_method_types: Object.values(p.payment_method_types ?? {}),
+        status: 'requires_payment_method',
+        livemode: false
+      }
+    }
   }
   if (m === 'GET /v1/customers') {
     return { body: list('/v1/customers', []) }
   }
   if (m === 'POST /v1/customers') {
-    return { body: { id: id('cus'), object: 'customer', email: p.email ?? null, name: p.name ?? null, description: p.description ?? null, metadata: p.metadata ?? {}, livemode: false, created: now() } }
+    return {
+      body: {
+        id: id('cus'),
+        object: 'customer',
+        email: p.email ?? null,
+        name: p.name ?? null,
+        description: p.description ?? null,
+        metadata: p.metadata ?? {},
+        livemode: false,
+        created: now()
+      }
+    }
   }
   if ((match = m.match(/^POST \/v1\/payment_methods\/([^/]+)\/attach$/)) !== null) {
     if (match[1]!.includes('missing')) return noSuch('PaymentMethod', match[1]!)
@@ -132,15 +165,31 @@ function route (call: Call): Reply {
   if (m === 'GET /v1/terminal/locations') {
     return {
       body: list('/v1/terminal/locations', [
-        { id: 'tml_1', object: 'terminal.location', display_name: 'HQ', address: { line1: '1 Main St', city: 'SF', country: 'US', postal_code: '94110', state: 'CA', line2: null }, livemode: false, metadata: {} },
-        { id: 'tml_2', object: 'terminal.location', display_name: 'Store', address: { line1: '2 Main St', city: 'SF', country: 'US', postal_code: '94110', state: 'CA', line2: null }, livemode: false, metadata: {} }
+        {
+          id: 'tml_1',
+          object: 'terminal.location',
+          display_name: 'HQ',
+          address: { line1: '1 Main St', city: 'SF', country: 'US', postal_code: '94110', state: 'CA', line2: null },
+          livemode: false,
+          metadata: {}
+        },
+        {
+          id: 'tml_2',
+          object: 'terminal.location',
+          display_name: 'Store',
+          address: { line1: '2 Main St', city: 'SF', country: 'US', postal_code: '94110', state: 'CA', line2: null },
+          livemode: false,
+          metadata: {}
+        }
       ])
     }
   }
   if (m === 'POST /v1/terminal/locations') {
     if (p.display_name === undefined) return missing('display_name')
     if (p.address === undefined) return missing('address')
-    return { body: { id: id('tml'), object: 'terminal.location', display_name: p.display_name, address: p.address, livemode: false, metadata: {} } }
+    return {
+      body: { id: id('tml'), object: 'terminal.location', display_name: p.display_name, address: p.address, livemode: false, metadata: {} }
+    }
   }
   if (m === 'POST /v1/terminal/readers') {
     if (p.registration_code === undefined) return missing('registration_code')
@@ -148,25 +197,57 @@ function route (call: Call): Reply {
   }
   if (m === 'GET /v1/terminal/readers') {
     const readers = [reader('tmr_1'), { ...reader('tmr_2'), status: 'offline', location: 'tml_2' }]
-    return { body: list('/v1/terminal/readers', readers.filter(r => (q.location === undefined || r.location === q.location) && (q.status === undefined || r.status === q.status))) }
+    return {
+      body: list(
+        '/v1/terminal/readers',
+        readers.filter(r => (q.location === undefined || r.location === q.location) && (q.status === undefined || r.status === q.status))
+      )
+    }
   }
   if ((match = m.match(/^POST \/v1\/(test_helpers\/)?terminal\/readers\/([^/]+)\/(\w+)$/)) !== null) {
     const [, helper, rid, action] = match
     if (rid!.includes('missing')) return noSuch('terminal.reader', rid!)
-    if (helper !== undefined) return { body: reader(rid!, { type: 'process_payment_intent', status: 'succeeded', failure_code: null, failure_message: null }) }
-    const types: Record<string, string> = { process_payment_intent: 'process_payment_intent', process_setup_intent: 'process_setup_intent', refund_payment: 'refund_payment' }
+    if (helper !== undefined) { return { body: reader(rid!, { type: 'process_payment_intent', status: 'succeeded', failure_code: null, failure_message: null }) } }
+    const types: Record<string, string> = {
+      process_payment_intent: 'process_payment_intent',
+      process_setup_intent: 'process_setup_intent',
+      refund_payment: 'refund_payment'
+    }
     if (action === 'cancel_action') return { body: reader(rid!) }
     if (types[action!] === undefined) return stripeError(404, 'invalid_request_error', `Unrecognized request URL (POST: ${call.path}).`)
     return { body: reader(rid!, { type: types[action!], status: 'in_progress', failure_code: null, failure_message: null, [action!]: p }) }
   }
   if (m === 'POST /v1/refunds') {
     if (p.payment_intent === undefined && p.charge === undefined) return missing('charge')
-    return { body: { id: id('re'), object: 'refund', amount: Number(p.amount ?? 1000), charge: p.charge ?? 'ch_1', payment_intent: p.payment_intent ?? null, status: 'succeeded', currency: 'usd' } }
+    return {
+      body: {
+        id: id('re'),
+        object: 'refund',
+        amount: Number(p.amount ?? 1000),
+        charge: p.charge ?? 'ch_1',
+        payment_intent: p.payment_intent ?? null,
+        status: 'succeeded',
+        currency: 'usd'
+      }
+    }
   }
   if (m === 'GET /v1/account') {
-    return { body: { id: call.stripeAccount ?? 'acct_platform', object: 'account', business_profile: { name: 'Fake Shop' }, charges_enabled: true, country: 'US', default_currency: 'usd' } }
+    return {
+      body: {
+        id: call.stripeAccount ?? 'acct_platform',
+        object: 'account',
+        business_profile: { name: 'Fake Shop' },
+        charges_enabled: true,
+        country: 'US',
+        default_currency: 'usd'
+      }
+    }
   }
-  if ((match = m.match(/^GET \/v1\/(charges|customers|payment_intents|refunds|balance_transactions|events|terminal\/readers|terminal\/locations)$/)) !== null) {
+  if (
+    (match = m.match(
+      /^GET \/v1\/(charges|customers|payment_intents|refunds|balance_transactions|events|terminal\/readers|terminal\/locations)$/
+    )) !== null
+  ) {
     return { body: list(call.path, []) }
   }
   if (m === 'GET /v1/balance') {
@@ -192,8 +273,12 @@ export function stripeMockAuth (auth: string): Reply | undefined {
   }
   const k = key.split('_')
   if (k.length === 3 && (k[0] === 'sk' || k[0] === 'rk') && k[1] === 'test' && k[2] !== '') return undefined
-  return stripeError(401, 'invalid_request_error', 'Please authenticate by specifying an `Authorization` header with any valid looking testmode ' +
-    `secret API key. For example, \`Authorization: Bearer sk_test_123\`. Authorization was '${auth}'.`)
+  return stripeError(
+    401,
+    'invalid_request_error',
+    'Please authenticate by specifying an `Authorization` header with any valid looking testmode ' +
+      `secret API key. For example, \`Authorization: Bearer sk_test_123\`. Authorization was '${auth}'.`
+  )
 }
 
 export interface FakeStripeOptions {
@@ -206,13 +291,19 @@ export class FakeStripe {
   readonly specViolations: string[] = []
   private readonly overrides: Override[] = []
   private readonly sockets = new Set<Socket>()
-  private readonly server = http.createServer((req, res) => { this.handle(req, res) })
+  private readonly server = http.createServer((req, res) => {
+    this.handle(req, res)
+  })
+
   url = ''
 
   constructor (private readonly options: FakeStripeOptions = {}) {}
 
   async start (): Promise<this> {
-    this.server.on('connection', s => { this.sockets.add(s); s.on('close', () => this.sockets.delete(s)) })
+    this.server.on('connection', s => {
+      this.sockets.add(s)
+      s.on('close', () => this.sockets.delete(s))
+    })
     await new Promise<void>(resolve => this.server.listen(0, '127.0.0.1', resolve))
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
     return this
@@ -269,7 +360,9 @@ export class FakeStripe {
         authorization: header('authorization')
       }
       this.calls.push(call)
-      this.specViolations.push(...specProblems(call.method, call.path, call.method === 'GET' ? call.query : call.params, call.stripeVersion))
+      this.specViolations.push(
+        ...specProblems(call.method, call.path, call.method === 'GET' ? call.query : call.params, call.stripeVersion)
+      )
       const override = this.overrides.find(o => o.method === call.method && o.path.test(call.path) && o.times > 0)
       let reply: Reply
       if (override !== undefined) {

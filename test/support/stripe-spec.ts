@@ -17,12 +17,23 @@ export const SPEC_VERSION = '2023-08-16'
  * Changes to the called operations after the spec's version, from Stripe's changelog: from
  * `since` on, `removed` are no longer accepted and `added` are (and `required` must be sent).
  */
-const LATER_CHANGES: Array<{ op: string, since: string, removed: string[], added: string[], required: string[] }> = [
+const LATER_CHANGES: Array<{ op: string; since: string; removed: string[]; added: string[]; required: string[] }> = [
   // docs.stripe.com/changelog/acacia/2024-09-30/terminal-remove-customer-consent-require-allow-redisplay
-  { op: 'POST /v1/terminal/readers/{reader}/process_setup_intent', since: '2024-09-30', removed: ['customer_consent_collected'], added: ['allow_redisplay'], required: ['allow_redisplay'] }
+  {
+    op: 'POST /v1/terminal/readers/{reader}/process_setup_intent',
+    since: '2024-09-30',
+    removed: ['customer_consent_collected'],
+    added: ['allow_redisplay'],
+    required: ['allow_redisplay']
+  }
 ]
 
-interface Operation { template: string, re: RegExp, params: Set<string>, required: Set<string> }
+interface Operation {
+  template: string
+  re: RegExp
+  params: Set<string>
+  required: Set<string>
+}
 
 function load (): Map<string, Operation[]> {
   const ops = new Map<string, Operation[]>()
@@ -33,9 +44,12 @@ function load (): Map<string, Operation[]> {
       const m = method.toUpperCase()
       if (m !== 'GET' && m !== 'POST' && m !== 'DELETE') continue
       const body = op.requestBody?.content?.['application/x-www-form-urlencoded']?.schema
-      const query = ((op.parameters ?? []) as Array<{ in: string, name: string, required?: boolean }>).filter(p => p.in === 'query')
+      const query = ((op.parameters ?? []) as Array<{ in: string; name: string; required?: boolean }>).filter(p => p.in === 'query')
       const params = new Set<string>([...Object.keys(body?.properties ?? {}), ...query.map(p => p.name)])
-      const required = new Set<string>([...((body?.required ?? []) as string[]), ...query.filter(p => p.required === true).map(p => p.name)])
+      const required = new Set<string>([
+        ...((body?.required ?? []) as string[]),
+        ...query.filter(p => p.required === true).map(p => p.name)
+      ])
       const re = new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`)
       ops.set(m, [...(ops.get(m) ?? []), { template, re, params, required }])
     }
@@ -52,7 +66,10 @@ function atVersion (method: string, op: Operation, version: string): Operation {
   const required = new Set(op.required)
   for (const c of LATER_CHANGES) {
     if (c.op !== `${method} ${op.template}` || date < c.since) continue
-    for (const p of c.removed) { params.delete(p); required.delete(p) }
+    for (const p of c.removed) {
+      params.delete(p)
+      required.delete(p)
+    }
     for (const p of c.added) params.add(p)
     for (const p of c.required) required.add(p)
   }
@@ -62,13 +79,18 @@ function atVersion (method: string, op: Operation, version: string): Operation {
 export function specProblems (method: string, path: string, params: Record<string, unknown>, version = SPEC_VERSION): string[] {
   if (!specAvailable) return []
   // the most specific template first: a literal segment beats a {param}
-  const candidates = (operations.get(method) ?? []).filter(o => o.re.test(path))
+  const candidates = (operations.get(method) ?? [])
+    .filter(o => o.re.test(path))
     .sort((a, b) => (a.template.match(/\{/g) ?? []).length - (b.template.match(/\{/g) ?? []).length)
   const found = candidates[0]
   if (found === undefined) return [`${method} ${path}: no such operation in Stripe's API`]
   const op = atVersion(method, found, version)
   return [
-    ...Object.keys(params).filter(k => !op.params.has(k)).map(k => `${method} ${op.template} (${version}): unknown parameter '${k}'`),
-    ...[...op.required].filter(k => params[k] === undefined).map(k => `${method} ${op.template} (${version}): missing required parameter '${k}'`)
+    ...Object.keys(params)
+      .filter(k => !op.params.has(k))
+      .map(k => `${method} ${op.template} (${version}): unknown parameter '${k}'`),
+    ...[...op.required]
+      .filter(k => params[k] === undefined)
+      .map(k => `${method} ${op.template} (${version}): missing required parameter '${k}'`)
   ]
 }

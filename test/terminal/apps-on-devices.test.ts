@@ -15,16 +15,24 @@ for (const version of VERSIONS) {
       method: 'POST',
       url: '/create_payment_intent',
       headers: FORM,
-      payload: 'amount=1299&currency=usd&description=Apps%20on%20Devices%20sample%20app%20transaction' +
+      payload:
+        'amount=1299&currency=usd&description=Apps%20on%20Devices%20sample%20app%20transaction' +
         '&payment_method_options%5Bcard_present%5Brequest_extended_authorization%5D%5D=true' +
         '&payment_method_options%5Bcard_present%5Brequest_incremental_authorization_support%5D%5D=true'
     })
     t.type(pi.json().secret, 'string')
-    t.equal(decoded(fake.callsTo('POST', '/v1/payment_intents')[0]),
+    t.equal(
+      decoded(fake.callsTo('POST', '/v1/payment_intents')[0]),
       'payment_method_types[0]=card_present&capture_method=manual&amount=1299&currency=usd&description=Apps on Devices sample app transaction' +
-      '&payment_method_options[card_present][request_extended_authorization]=true&payment_method_options[card_present][request_incremental_authorization_support]=true')
+        '&payment_method_options[card_present][request_extended_authorization]=true&payment_method_options[card_present][request_incremental_authorization_support]=true'
+    )
 
-    const update = await app.inject({ method: 'POST', url: '/update_payment_intent', headers: FORM, payload: 'payment_intent_id=pi_aod&receipt_email=buyer%40example.com' })
+    const update = await app.inject({
+      method: 'POST',
+      url: '/update_payment_intent',
+      headers: FORM,
+      payload: 'payment_intent_id=pi_aod&receipt_email=buyer%40example.com'
+    })
     t.match(update.json(), { intent: 'pi_aod', secret: /secret/ })
     t.equal(decoded(fake.callsTo('POST', '/v1/payment_intents/pi_aod')[0]), 'receipt_email=buyer@example.com')
 

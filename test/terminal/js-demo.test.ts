@@ -31,15 +31,28 @@ for (const version of VERSIONS) {
 
     const reader = await post('/register_reader', body({ label: 'Front', registration_code: 'simulated-wpe', location: 'null' }))
     t.equal(reader.statusCode, 200)
-    t.match(reader.json(), { id: /^tmr_/, object: 'terminal.reader', label: 'Front', location: 'null', status: 'online' }, 'the whole Reader, for connectReader()')
-    t.equal(decoded(fake.callsTo('POST', '/v1/terminal/readers')[0]), 'registration_code=simulated-wpe&label=Front&location=null', 'location "null" forwarded as the original did')
+    t.match(
+      reader.json(),
+      { id: /^tmr_/, object: 'terminal.reader', label: 'Front', location: 'null', status: 'online' },
+      'the whole Reader, for connectReader()'
+    )
+    t.equal(
+      decoded(fake.callsTo('POST', '/v1/terminal/readers')[0]),
+      'registration_code=simulated-wpe&label=Front&location=null',
+      'location "null" forwarded as the original did'
+    )
 
-    const pi = await post('/create_payment_intent', body({ amount: '5200', currency: 'cad', description: 'Test Charge', 'payment_method_types[]': ['card_present', 'interac_present'] }))
+    const pi = await post(
+      '/create_payment_intent',
+      body({ amount: '5200', currency: 'cad', description: 'Test Charge', 'payment_method_types[]': ['card_present', 'interac_present'] })
+    )
     t.equal(pi.statusCode, 200)
     t.match(pi.json(), { intent: /^pi_/, secret: /^pi_.*_secret_/ })
     t.same(Object.keys(pi.json()), ['intent', 'secret'])
-    t.equal(decoded(fake.callsTo('POST', '/v1/payment_intents')[0]),
-      'payment_method_types[0]=card_present&payment_method_types[1]=interac_present&capture_method=manual&amount=5200&currency=cad&description=Test Charge')
+    t.equal(
+      decoded(fake.callsTo('POST', '/v1/payment_intents')[0]),
+      'payment_method_types[0]=card_present&payment_method_types[1]=interac_present&capture_method=manual&amount=5200&currency=cad&description=Test Charge'
+    )
 
     const capture = await post('/capture_payment_intent', body({ payment_intent_id: pi.json().intent }))
     t.equal(capture.statusCode, 200)
@@ -50,14 +63,22 @@ for (const version of VERSIONS) {
     t.match(attach.json(), { id: 'pm_1', customer: { object: 'customer', email: 'example@test.com' } })
     t.same(fake.callsTo('GET', '/v1/customers')[0]?.query, { email: 'example@test.com', limit: '1' })
     t.equal(decoded(fake.callsTo('POST', '/v1/customers')[0]), 'email=example@test.com', 'no example customer yet: created')
-    t.equal(decoded(fake.callsTo('POST', '/v1/payment_methods/pm_1/attach')[0]), `customer=${attach.json().customer.id as string}&expand[0]=customer`)
+    t.equal(
+      decoded(fake.callsTo('POST', '/v1/payment_methods/pm_1/attach')[0]),
+      `customer=${attach.json().customer.id as string}&expand[0]=customer`
+    )
   })
 }
 
 for (const version of VERSIONS) {
   t.test(`JS demo: the older payment_method_types[i] form (API ${version})`, async t => {
     const { app, fake } = await buildAt(t, version)
-    await app.inject({ method: 'POST', url: '/create_payment_intent', headers: FORM, payload: 'amount=100&payment_method_types%5B0%5D=card_present&payment_method_types%5B1%5D=interac_present' })
+    await app.inject({
+      method: 'POST',
+      url: '/create_payment_intent',
+      headers: FORM,
+      payload: 'amount=100&payment_method_types%5B0%5D=card_present&payment_method_types%5B1%5D=interac_present'
+    })
     t.match(decoded(fake.calls[0]), /^payment_method_types\[0\]=card_present&payment_method_types\[1\]=interac_present&/)
   })
 }
@@ -65,7 +86,10 @@ for (const version of VERSIONS) {
 for (const version of VERSIONS) {
   t.test(`JS demo: errors are plain text it can show (API ${version})`, async t => {
     const { app, fake } = await buildAt(t, version)
-    fake.on('POST', '/v1/payment_intents', { status: 400, body: { error: { type: 'invalid_request_error', message: 'Received unknown parameter: allowed_source_types' } } })
+    fake.on('POST', '/v1/payment_intents', {
+      status: 400,
+      body: { error: { type: 'invalid_request_error', message: 'Received unknown parameter: allowed_source_types' } }
+    })
     const res = await app.inject({ method: 'POST', url: '/create_payment_intent', headers: FORM, payload: 'amount=100' })
     t.equal(res.statusCode, 402)
     t.match(res.headers['content-type'], /^text\/plain/)

@@ -20,8 +20,15 @@ t.test('Rack 2.2 parse_nested_query semantics (research/terminal.md (b))', async
   t.same(parse('[]=x&=y'), {}, 'no key name')
   t.same(parse('a[=x'), { 'a[': 'x' }, 'an unclosed bracket is part of the name')
   const plain = parseNestedQuery('a=1&n[b]=2')
-  t.notOk(Reflect.has(plain, 'toString') || Reflect.has(plain, 'constructor') || Reflect.has(plain.n as object, 'hasOwnProperty'), 'inherits nothing, nested objects neither')
-  t.same(Object.keys(parseNestedQuery('__proto__=x&constructor=y')), ['__proto__', 'constructor'], '__proto__ and constructor are plain keys')
+  t.notOk(
+    Reflect.has(plain, 'toString') || Reflect.has(plain, 'constructor') || Reflect.has(plain.n as object, 'hasOwnProperty'),
+    'inherits nothing, nested objects neither'
+  )
+  t.same(
+    Object.keys(parseNestedQuery('__proto__=x&constructor=y')),
+    ['__proto__', 'constructor'],
+    '__proto__ and constructor are plain keys'
+  )
   t.same(parse('__proto__[x]=1'), { ['__proto__']: { x: '1' } })
   parseNestedQuery('__proto__[polluted]=1&constructor[prototype][polluted]=1')
   t.equal(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype untouched')
@@ -30,6 +37,10 @@ t.test('Rack 2.2 parse_nested_query semantics (research/terminal.md (b))', async
 t.test('malformed input is a 400 error', async t => {
   for (const s of ['a=%', 'a=%ZZ', 'a[]=1&a[b]=2', 'a[b]=1&a[]=2', 'a=1&a[b]=2', `${'a['.repeat(40)}=1`]) {
     t.throws(() => parseNestedQuery(s), RackParseError, s)
-    try { parseNestedQuery(s) } catch (err) { t.equal((err as RackParseError).statusCode, 400) }
+    try {
+      parseNestedQuery(s)
+    } catch (err) {
+      t.equal((err as RackParseError).statusCode, 400)
+    }
   }
 })

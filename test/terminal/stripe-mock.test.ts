@@ -7,11 +7,13 @@ import { parse } from 'yaml'
 import { build } from '../helper.js'
 import { FakeStripe, stripeMockAuth } from '../support/fake-stripe.js'
 
-const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as { services: Record<string, { environment?: Record<string, string> }> }
+const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as {
+  services: Record<string, { environment?: Record<string, string> }>
+}
 /** `${STRIPE_TEST_SECRET_KEY:-default}` → default */
 const composeDefault = (value: string | undefined): string => /\$\{\w+:-([^}]*)\}/.exec(value ?? '')?.[1] ?? ''
 
-t.test('stripe-mock\'s key rule, as its source states it', async t => {
+t.test("stripe-mock's key rule, as its source states it", async t => {
   t.equal(stripeMockAuth('Bearer sk_test_123'), undefined)
   t.equal(stripeMockAuth('Bearer rk_test_abc'), undefined)
   t.equal(stripeMockAuth(`Basic ${Buffer.from('sk_test_123').toString('base64')}`), undefined, 'Basic auth too')
@@ -21,7 +23,7 @@ t.test('stripe-mock\'s key rule, as its source states it', async t => {
   t.equal(stripeMockAuth('')?.status, 401)
 })
 
-t.test('every compose service\'s default key is one stripe-mock accepts, and the till flow works with it', async t => {
+t.test("every compose service's default key is one stripe-mock accepts, and the till flow works with it", async t => {
   for (const [name, service] of Object.entries(compose.services)) {
     const value = service.environment?.STRIPE_TEST_SECRET_KEY
     if (value === undefined) continue
@@ -34,7 +36,12 @@ t.test('every compose service\'s default key is one stripe-mock accepts, and the
   const { app } = await build(t, { fake, env: { STRIPE_TEST_SECRET_KEY: key } })
   const token = await app.inject({ method: 'POST', url: '/connection_token' })
   t.equal(token.statusCode, 200, token.body)
-  const pi = await app.inject({ method: 'POST', url: '/create_payment_intent', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'amount=1000' })
+  const pi = await app.inject({
+    method: 'POST',
+    url: '/create_payment_intent',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: 'amount=1000'
+  })
   t.equal(pi.statusCode, 200, pi.body)
 })
 

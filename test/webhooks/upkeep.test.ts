@@ -5,18 +5,30 @@ t.test('upkeep prunes old event ids and expired nonces', async t => {
   const { app } = await build(t, { env: { WEBHOOK_RETENTION_DAYS: '30' } })
   const db = app.store.db
   const day = 24 * 3600_000
-  await db.insertInto('webhook_events').values([
-    { id: 'evt_old', type: 'x', account: null, livemode: 0, created: 1, received_at: new Date(Date.now() - 31 * day).toISOString() },
-    { id: 'evt_new', type: 'x', account: null, livemode: 0, created: 1, received_at: new Date(Date.now() - 29 * day).toISOString() }
-  ]).execute()
-  await db.insertInto('nonces').values([
-    { nonce: 'used_expired', account: 'acct_1', expires_at: new Date(Date.now() - 1000).toISOString() },
-    { nonce: 'used_live', account: 'acct_1', expires_at: new Date(Date.now() + 60_000).toISOString() }
-  ]).execute()
+  await db
+    .insertInto('webhook_events')
+    .values([
+      { id: 'evt_old', type: 'x', account: null, livemode: 0, created: 1, received_at: new Date(Date.now() - 31 * day).toISOString() },
+      { id: 'evt_new', type: 'x', account: null, livemode: 0, created: 1, received_at: new Date(Date.now() - 29 * day).toISOString() }
+    ])
+    .execute()
+  await db
+    .insertInto('nonces')
+    .values([
+      { nonce: 'used_expired', account: 'acct_1', expires_at: new Date(Date.now() - 1000).toISOString() },
+      { nonce: 'used_live', account: 'acct_1', expires_at: new Date(Date.now() + 60_000).toISOString() }
+    ])
+    .execute()
   t.equal(await app.scheduler.run('prune-webhook-events'), 'ran')
   t.equal(await app.scheduler.run('prune-nonces'), 'ran')
-  t.same((await db.selectFrom('webhook_events').select('id').execute()).map(r => r.id), ['evt_new'])
-  t.same((await db.selectFrom('nonces').select('nonce').execute()).map(r => r.nonce), ['used_live'])
+  t.same(
+    (await db.selectFrom('webhook_events').select('id').execute()).map(r => r.id),
+    ['evt_new']
+  )
+  t.same(
+    (await db.selectFrom('nonces').select('nonce').execute()).map(r => r.nonce),
+    ['used_live']
+  )
   await t.rejects(app.scheduler.run('no-such-job'), /no job named/)
 })
 
@@ -26,18 +38,28 @@ t.test('a job runs once across two instances sharing Postgres', needs('TEST_DATA
   const b = await build(t, { env: { DATABASE_URL: url }, fake: a.fake })
   let runs = 0
   for (const { app } of [a, b]) {
-    app.scheduler.add('slow-job', 3600_000, async () => { runs++; await new Promise(resolve => setTimeout(resolve, 300)) })
+    app.scheduler.add('slow-job', 3600_000, async () => {
+      runs++
+      await new Promise(resolve => setTimeout(resolve, 300))
+    })
   }
   const results = await Promise.all([a.app.scheduler.run('slow-job'), b.app.scheduler.run('slow-job')])
   t.same(results.sort(), ['ran', 'skipped'])
   t.equal(runs, 1)
-  t.same(await Promise.all([a.app.scheduler.run('prune-nonces'), b.app.scheduler.run('prune-nonces')].map(p => p.then(() => 'done'))), ['done', 'done'], 'real jobs too')
+  t.same(
+    await Promise.all([a.app.scheduler.run('prune-nonces'), b.app.scheduler.run('prune-nonces')].map(p => p.then(() => 'done'))),
+    ['done', 'done'],
+    'real jobs too'
+  )
 })
 
 t.test('on one instance a job never overlaps itself; close waits for it', async t => {
   const { app } = await build(t)
   let finished = false
-  app.scheduler.add('slow-local', 3600_000, async () => { await new Promise(resolve => setTimeout(resolve, 200)); finished = true })
+  app.scheduler.add('slow-local', 3600_000, async () => {
+    await new Promise(resolve => setTimeout(resolve, 200))
+    finished = true
+  })
   const first = app.scheduler.run('slow-local')
   t.equal(await app.scheduler.run('slow-local'), 'skipped')
   await app.close()
