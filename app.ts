@@ -1,7 +1,7 @@
 import type { Server } from 'node:http'
 import type { FastifyError, FastifyHttpOptions, FastifyInstance } from 'fastify'
 import type { Config } from './lib/config.js'
-import { configuredSecrets, list, loadConfig, readEnv } from './lib/config.js'
+import { commaList, configuredSecrets, loadConfig, readEnv } from './lib/config.js'
 import { describeError, errorBody, logOutcome, sendErrorBody } from './lib/errors.js'
 import { loggerOptions } from './lib/logger.js'
 import config from './plugins/app/config.js'
@@ -35,7 +35,7 @@ export interface AppOptions {
 
 /** Fastify factory options; server.ts and the tests build the server with the same ones. */
 export function serverOptions (cfg: Config, logStream?: NodeJS.WritableStream): FastifyHttpOptions<Server> {
-  const trust = list(cfg.TRUST_PROXY)
+  const trust = commaList(cfg.TRUST_PROXY)
   return {
     logger: loggerOptions(cfg.LOG_LEVEL, logStream, configuredSecrets(cfg)),
     trustProxy: trust.length === 0 ? false : (trust.length === 1 && trust[0] === 'true' ? true : trust),
@@ -94,9 +94,9 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
 
   // Set before the areas: a scope keeps the error handler it had when it was registered.
   fastify.setErrorHandler(function errorHandler (error: FastifyError, request, reply) {
-    const e = describeError(error, { bodyLimit: BODY_LIMIT })
-    logOutcome(request.log, e, error)
-    return sendErrorBody(reply, e)
+    const outcome = describeError(error, { bodyLimit: BODY_LIMIT })
+    logOutcome(request.log, outcome, error)
+    return sendErrorBody(reply, outcome)
   })
 
   // Route areas: each owns its CORS policy, body parsers and auth.
@@ -110,6 +110,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   // is echoed, but never a key put in it.
   fastify.setNotFoundHandler({ preHandler: fastify.rateLimit() }, function notFound (request, reply) {
     const path = fastify.maskSecrets(request.url.split('?')[0]!).slice(0, 200)
-    return reply.code(404).send(errorBody({ type: 'invalid_request_error', message: `Unknown route: ${request.method} ${path}`, code: 'resource_missing' }))
+    const message = `Unknown route: ${request.method} ${path}`
+    return reply.code(404).send(errorBody({ type: 'invalid_request_error', message, code: 'resource_missing' }))
   })
 }

@@ -6,7 +6,7 @@ export default [
   ...neostandard({ ts: true, ignores: ['dist/**', '.bench/**', 'coverage/**', '.tap/**', 'node_modules/**', 'data/**'] }),
   {
     rules: {
-      '@stylistic/max-len': ['error', { code: 140, ignoreUrls: false, ignoreStrings: false, ignoreTemplateLiterals: false, ignoreRegExpLiterals: false }]
+      '@stylistic/max-len': ['error', { code: 140 }]
     }
   }
 ]

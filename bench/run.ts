@@ -109,6 +109,7 @@ try {
       ratios.push(runs.service[round]!.rps / runs.bare[round]!.rps)
     }
     for (const server of Object.values(servers)) server.child.kill('SIGTERM')
+    const pct = (ratio: number): string => `${(ratio * 100).toFixed(0)}%`
     const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
     const summary = (rs: Result[]) => ({
       rps: median(rs.map(r => r.rps)),
@@ -119,17 +120,21 @@ try {
     const bare = summary(runs.bare)
     const service = summary(runs.service)
     rows.push(
-      `| ${s.name} | ${bare.rps.toFixed(0)} | ${bare.p99} | ${bare.cpu.toFixed(0)} | ${service.rps.toFixed(0)} | ${service.p99} | ${service.cpu.toFixed(0)} | ${(median(ratios) * 100).toFixed(0)}% (${(Math.min(...ratios) * 100).toFixed(0)}–${(Math.max(...ratios) * 100).toFixed(0)}%) | ${bare.errors + service.errors} |`
+      `| ${s.name} | ${bare.rps.toFixed(0)} | ${bare.p99} | ${bare.cpu.toFixed(0)} ` +
+        `| ${service.rps.toFixed(0)} | ${service.p99} | ${service.cpu.toFixed(0)} ` +
+        `| ${pct(median(ratios))} (${pct(Math.min(...ratios))}–${pct(Math.max(...ratios))}) | ${bare.errors + service.errors} |`
     )
   }
 } finally {
   fake.child.kill('SIGTERM')
 }
 console.log(
-  `\nmedians of ${ROUNDS} rounds of ${DURATION}s slices (ABBA order, after a 3s warm-up each), ${CONNECTIONS} connections, node ${process.version}\n`
+  `\nmedians of ${ROUNDS} rounds of ${DURATION}s slices (ABBA order, after a 3s warm-up each), ` +
+    `${CONNECTIONS} connections, node ${process.version}\n`
 )
 console.log(
-  '| scenario | bare req/s | bare p99 ms | bare CPU µs/req | service req/s | service p99 ms | service CPU µs/req | service / bare req/s: median of the rounds (range) | errors |'
+  '| scenario | bare req/s | bare p99 ms | bare CPU µs/req | service req/s | service p99 ms | service CPU µs/req ' +
+    '| service / bare req/s: median of the rounds (range) | errors |'
 )
 console.log('|---|---|---|---|---|---|---|---|---|')
 for (const r of rows) console.log(r)

@@ -22,11 +22,12 @@ export interface Config extends Env {
   docsEnabled: boolean
 }
 
-export const list = (value: string | undefined): string[] =>
+/** `a, b,,c` → `['a', 'b', 'c']` */
+export const commaList = (value: string | undefined): string[] =>
   (value ?? '').split(',').map(s => s.trim()).filter(Boolean)
 
 /** The service's variables that are set. An empty one (`API_KEY=` in a .env) means "not set", as in the original backend. */
-export function setVariables (raw: Record<string, string | undefined>): Record<string, string> {
+export function definedVariables (raw: Record<string, string | undefined>): Record<string, string> {
   const data: Record<string, string> = {}
   for (const key of Object.keys(EnvSchema.properties)) {
     const value = raw[key]
@@ -37,14 +38,14 @@ export function setVariables (raw: Record<string, string | undefined>): Record<s
 
 /** Validates raw variables (strings) against the schema; throws with every problem named. */
 export const validateEnv = (raw: Record<string, string | undefined>): Env =>
-  envSchema<Env>({ schema: structuredClone(EnvSchema), data: setVariables(raw), env: false, dotenv: false })
+  envSchema<Env>({ schema: structuredClone(EnvSchema), data: definedVariables(raw), env: false, dotenv: false })
 
 export function deriveConfig (env: Env): Config {
   const production = env.ENVIRONMENT === 'production' || env.RACK_ENV === 'production'
   const stripeMode = env.STRIPE_ENV === undefined
     ? (production ? 'live' : 'test')
     : (env.STRIPE_ENV === 'test' ? 'test' : 'live')
-  const origins = list(env.ALLOWED_ORIGINS)
+  const origins = commaList(env.ALLOWED_ORIGINS)
   return {
     ...env,
     production,
@@ -52,10 +53,10 @@ export function deriveConfig (env: Env): Config {
     stripeKey: ((stripeMode === 'live' ? env.STRIPE_SECRET_KEY : env.STRIPE_TEST_SECRET_KEY) ?? '').trim(),
     stripeKeyVariable: stripeMode === 'live' ? 'STRIPE_SECRET_KEY' : 'STRIPE_TEST_SECRET_KEY',
     apiVersion: env.STRIPE_API_VERSION ?? Stripe.API_VERSION,
-    apiKeys: list(env.API_KEY),
+    apiKeys: commaList(env.API_KEY),
     allowedOrigins: origins.length === 0 ? (production ? [] : '*') : (origins.includes('*') ? '*' : origins),
-    appSecrets: list(env.STRIPE_APP_SECRET),
-    webhookSecrets: list(env.STRIPE_WEBHOOK_SECRET),
+    appSecrets: commaList(env.STRIPE_APP_SECRET),
+    webhookSecrets: commaList(env.STRIPE_WEBHOOK_SECRET),
     docsEnabled: env.DOCS_ENABLED ?? !production
   }
 }
@@ -92,37 +93,38 @@ export interface Checklist { failures: string[], warnings: string[] }
  * In development the same items are warnings, so a developer sees what production would refuse.
  */
 export function checklist (config: Config): Checklist {
-  const raw = config as unknown as Record<string, unknown>
-  const items: string[] = []
+  const variables = config as unknown as Record<string, unknown>
+  const failing: string[] = []
   const warnings: string[] = []
   if (config.apiKeys.length === 0) {
-    items.push('API_KEY is not set: every Terminal and proxy caller must present a key')
+    failing.push('API_KEY is not set: every Terminal and proxy caller must present a key')
   } else if (config.apiKeys.some(k => k.length < 32)) {
-    items.push('API_KEY: every key must be at least 32 characters')
+    failing.push('API_KEY: every key must be at least 32 characters')
   }
   const keyVar = config.stripeKeyVariable
   const prefixes = config.stripeMode === 'live' ? ['sk_live_', 'rk_live_'] : ['sk_test_', 'rk_test_']
   if (config.stripeKey === '') {
-    items.push(`${keyVar} is not set (STRIPE_ENV selects ${config.stripeMode} mode)`)
+    failing.push(`${keyVar} is not set (STRIPE_ENV selects ${config.stripeMode} mode)`)
   } else if (!prefixes.some(p => config.stripeKey.startsWith(p))) {
-    items.push(`${keyVar} must be a ${config.stripeMode} key (${prefixes.join(' or ')})`)
+    failing.push(`${keyVar} must be a ${config.stripeMode} key (${prefixes.join(' or ')})`)
   }
   if (config.production && config.stripeMode === 'test') {
     warnings.push('STRIPE_ENV=test in production mode: a staging setup that takes no real payments')
   }
-  const publishable = Object.keys(EnvSchema.properties).filter(k => typeof raw[k] === 'string' && /(^|,)\s*pk_/.test(raw[k] as string))
-  for (const name of publishable) items.push(`${name} holds a publishable key (pk_): use a secret or restricted key`)
-  const origins = list(config.ALLOWED_ORIGINS)
+  const publishable = Object.keys(EnvSchema.properties)
+    .filter(k => typeof variables[k] === 'string' && /(^|,)\s*pk_/.test(variables[k] as string))
+  for (const name of publishable) failing.push(`${name} holds a publishable key (pk_): use a secret or restricted key`)
+  const origins = commaList(config.ALLOWED_ORIGINS)
   if (origins.length === 0) {
-    items.push('ALLOWED_ORIGINS is not set: list the browser origins allowed to call the API')
+    failing.push('ALLOWED_ORIGINS is not set: list the browser origins allowed to call the API')
   } else {
-    if (origins.includes('*')) items.push('ALLOWED_ORIGINS must not contain *')
+    if (origins.includes('*')) failing.push('ALLOWED_ORIGINS must not contain *')
     for (const bad of origins.filter(o => o !== '*' && !isOrigin(o))) {
-      items.push(`ALLOWED_ORIGINS: ${JSON.stringify(bad.slice(0, 80))} is not an origin (scheme://host[:port])`)
+      failing.push(`ALLOWED_ORIGINS: ${JSON.stringify(bad.slice(0, 80))} is not an origin (scheme://host[:port])`)
     }
   }
   // in development the same items are warnings, so a developer sees what production would refuse
-  return config.production ? { failures: items, warnings } : { failures: [], warnings: items.map(i => `production would refuse: ${i}`) }
+  return config.production ? { failures: failing, warnings } : { failures: [], warnings: failing.map(i => `production would refuse: ${i}`) }
 }
 
 /** The process environment over an optional `.env` file: a real variable always wins. */

@@ -55,7 +55,7 @@ export function mapStripeError (err: unknown): MappedError | undefined {
   if (!(err instanceof Stripe.errors.StripeError)) return undefined
   if (err instanceof Stripe.errors.StripeConnectionError) {
     const timeout = /timeout/i.test(err.message) ||
-      (err.detail as { code?: string } | undefined)?.code === Stripe.HttpClient.TIMEOUT_ERROR_CODE
+      ((err.detail as { code?: string } | undefined)?.code === Stripe.HttpClient.TIMEOUT_ERROR_CODE)
     return {
       status: timeout ? 504 : 502,
       type: 'api_connection_error',
@@ -116,16 +116,26 @@ export function describeError (error: unknown, context: { bodyLimit?: number } =
       internal: false
     }
   }
-  if (error instanceof HttpError) return { status: error.statusCode, type: error.type, message: error.message, code: error.code, headers: error.headers, internal: false }
-  const e = error as { statusCode?: number, message?: string, code?: string, error?: { message?: string } }
-  const status = e.statusCode ?? 500
-  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+  if (error instanceof HttpError) {
+    const { statusCode: status, type, message, code, headers } = error
+    return { status, type, message, code, headers, internal: false }
+  }
+  const fields = error as { statusCode?: number, message?: string, code?: string, error?: { message?: string } }
+  const status = fields.statusCode ?? 500
+  if (fields.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
     const limit = context.bodyLimit === undefined ? '' : `: at most ${context.bodyLimit} bytes here`
-    return { status: 413, type: 'invalid_request_error', message: `Request body is too large${limit}.`, code: 'body_too_large', headers: {}, internal: false }
+    const message = `Request body is too large${limit}.`
+    return { status: 413, type: 'invalid_request_error', message, code: 'body_too_large', headers: {}, internal: false }
   }
   // @fastify/rate-limit throws the body its errorResponseBuilder made
-  if (status === 429) return { status, type: 'rate_limit_error', message: e.error?.message ?? 'Too many requests.', code: 'rate_limit', headers: {}, internal: false }
-  if (status >= 400 && status < 500) return { status, type: 'invalid_request_error', message: e.message ?? 'Bad request.', code: e.code ?? null, headers: {}, internal: false }
+  if (status === 429) {
+    const message = fields.error?.message ?? 'Too many requests.'
+    return { status, type: 'rate_limit_error', message, code: 'rate_limit', headers: {}, internal: false }
+  }
+  if (status >= 400 && status < 500) {
+    const message = fields.message ?? 'Bad request.'
+    return { status, type: 'invalid_request_error', message, code: fields.code ?? null, headers: {}, internal: false }
+  }
   return { status: 500, type: 'api_error', message: 'Internal server error.', code: null, headers: {}, internal: true }
 }
 
@@ -133,7 +143,8 @@ export function describeError (error: unknown, context: { bodyLimit?: number } =
  * Stripe's error envelope, the one every JSON error is built with. `code` is left out when the
  * caller has none to give (the proxy's and webhooks' refusals, whose shape CONTRACT.md fixes).
  */
-export const errorBody = (e: { type: string, message: string, code?: string | null }): { error: { type: string, message: string, code?: string | null } } =>
+interface ErrorFields { type: string, message: string, code?: string | null }
+export const errorBody = (e: ErrorFields): { error: ErrorFields } =>
   ({ error: e.code === undefined ? { type: e.type, message: e.message } : { type: e.type, message: e.message, code: e.code } })
 
 interface Reply { code: (status: number) => Reply, headers: (values: Record<string, string>) => Reply, send: (payload: unknown) => unknown }
@@ -149,5 +160,7 @@ interface Log { warn: (obj: object, msg: string) => void, error: (obj: object, m
  */
 export function logOutcome (log: Log, e: ErrorOutcome, error: unknown): void {
   if (e.internal) log.error({ err: error }, 'unhandled error')
-  else if (e.stripe !== undefined) log.warn({ status: e.status, stripe: e.stripe }, e.stripeAnswered === true ? 'Stripe call failed' : 'Stripe unreachable')
+  else if (e.stripe !== undefined) {
+    log.warn({ status: e.status, stripe: e.stripe }, e.stripeAnswered === true ? 'Stripe call failed' : 'Stripe unreachable')
+  }
 }

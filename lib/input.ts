@@ -7,6 +7,8 @@ export interface InputLimits {
   maxKeys: number
 }
 
+const invalid = (message: string, code: string): HttpError => new HttpError(400, message, 'invalid_request_error', code)
+
 /**
  * Checks decoded parameters before anything uses them: nesting depth, key count, and strings that
  * are well-formed UTF-16 (a lone surrogate makes stripe-node's encoder throw). Throws a 400 that
@@ -18,18 +20,18 @@ export function checkInput (value: unknown, limits: InputLimits): void {
   while (stack.length > 0) {
     const [v, name, depth] = stack.pop()!
     if (typeof v === 'string') {
-      if (!v.isWellFormed()) throw new HttpError(400, `Invalid parameter '${name}': not valid text (a lone UTF-16 surrogate).`, 'invalid_request_error', 'parameter_invalid')
+      if (!v.isWellFormed()) throw invalid(`Invalid parameter '${name}': not valid text (a lone UTF-16 surrogate).`, 'parameter_invalid')
       continue
     }
     if (typeof v !== 'object' || v === null) continue
     if (depth >= limits.maxDepth) {
-      throw new HttpError(400, `Parameters nested too deeply: at most ${limits.maxDepth} levels.`, 'invalid_request_error', 'parameters_too_deep')
+      throw invalid(`Parameters nested too deeply: at most ${limits.maxDepth} levels.`, 'parameters_too_deep')
     }
     const entries = Array.isArray(v) ? v.map((item, i) => [String(i), item] as const) : Object.entries(v)
     keys += entries.length
-    if (keys > limits.maxKeys) throw new HttpError(400, `Too many parameters: at most ${limits.maxKeys}.`, 'invalid_request_error', 'too_many_parameters')
+    if (keys > limits.maxKeys) throw invalid(`Too many parameters: at most ${limits.maxKeys}.`, 'too_many_parameters')
     for (const [k, item] of entries) {
-      if (!k.isWellFormed()) throw new HttpError(400, 'Invalid parameter name: not valid text (a lone UTF-16 surrogate).', 'invalid_request_error', 'parameter_invalid')
+      if (!k.isWellFormed()) throw invalid('Invalid parameter name: not valid text (a lone UTF-16 surrogate).', 'parameter_invalid')
       stack.push([item, name === '' ? k : `${name}[${k}]`, depth + 1])
     }
   }

@@ -6,7 +6,11 @@ import { REDACT_PATHS, redactSecrets, secretMasker } from './redact.js'
  * secret-looking value (sk_/rk_/whsec_/absec_, api_key=…) masked in the final line, wherever it
  * appears (an error message, a URL). pino-pretty only for a person at a terminal.
  */
-export function loggerOptions (level: string, stream?: NodeJS.WritableStream, secrets: readonly string[] = []): FastifyServerOptions['logger'] {
+export function loggerOptions (
+  level: string,
+  stream?: NodeJS.WritableStream,
+  secrets: readonly string[] = []
+): FastifyServerOptions['logger'] {
   const mask = secretMasker(secrets)
   const base = {
     level,

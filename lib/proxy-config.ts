@@ -35,7 +35,9 @@ export function compileRule (rule: string, where: string): AllowRule {
   const template = m[2]!
   const segments = template.split('/').slice(1).map(s => {
     if (/^\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(s)) return '[^/]+'
-    if (!/^[A-Za-z0-9_.~-]+$/.test(s) || s === '.' || s === '..') throw new ProxyConfigError(`${where}: "${rule}" has an invalid path segment "${s}"`)
+    if (!/^[A-Za-z0-9_.~-]+$/.test(s) || s === '.' || s === '..') {
+      throw new ProxyConfigError(`${where}: "${rule}" has an invalid path segment "${s}"`)
+    }
     return s.replace(/\./g, '\\.')
   })
   return { method: m[1]!, template, re: new RegExp(`^/${segments.join('/')}$`) }
@@ -52,7 +54,8 @@ function substitute (value: string, env: Record<string, string | undefined>, whe
 
 function checkCredentials (name: string, headers: Record<string, string>, allowSecretKey: boolean): void {
   if (!allowSecretKey && Object.values(headers).some(v => v.includes('sk_live_'))) {
-    throw new ProxyConfigError(`adapter "${name}": a live secret key (sk_live_) can do anything on the account; use a restricted key (rk_live_), or set spec.allowSecretKey: true`)
+    throw new ProxyConfigError(`adapter "${name}": a live secret key (sk_live_) can do anything on the account; ` +
+      'use a restricted key (rk_live_), or set spec.allowSecretKey: true')
   }
 }
 
@@ -65,7 +68,9 @@ export function parseProxyYaml (text: string, env: Record<string, string | undef
     if (d === null || d.kind !== 'HTTP') continue // the `kind: Atlas` document and others are Atlas's own
     const name = d.metadata?.name
     const where = `adapter "${String(name)}"`
-    if (typeof name !== 'string' || !NAME.test(name)) throw new ProxyConfigError(`document ${i + 1}: metadata.name must be a name of letters, digits, - and _`)
+    if (typeof name !== 'string' || !NAME.test(name)) {
+      throw new ProxyConfigError(`document ${i + 1}: metadata.name must be a name of letters, digits, - and _`)
+    }
     if (adapters.some(a => a.name === name)) throw new ProxyConfigError(`${where} is defined twice`)
     const spec = d.spec ?? {}
     let baseUrl: URL
@@ -78,14 +83,18 @@ export function parseProxyYaml (text: string, env: Record<string, string | undef
     }
     const headers: Record<string, string> = {}
     for (const h of (spec.headers ?? []) as Array<{ name?: unknown, value?: unknown }>) {
-      if (typeof h?.name !== 'string' || typeof h.value !== 'string') throw new ProxyConfigError(`${where}: each of spec.headers needs a name and a value`)
+      if (typeof h?.name !== 'string' || typeof h.value !== 'string') {
+        throw new ProxyConfigError(`${where}: each of spec.headers needs a name and a value`)
+      }
       headers[h.name.toLowerCase()] = substitute(h.value, env, where)
     }
     if (!Array.isArray(spec.allow) || spec.allow.length === 0) {
       throw new ProxyConfigError(`${where}: spec.allow must list the "METHOD /path/{param}" templates it may call`)
     }
     const timeoutMs = spec.timeoutMs ?? defaultTimeoutMs
-    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new ProxyConfigError(`${where}: spec.timeoutMs must be a positive whole number`)
+    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
+      throw new ProxyConfigError(`${where}: spec.timeoutMs must be a positive whole number`)
+    }
     checkCredentials(name, headers, spec.allowSecretKey === true)
     adapters.push({
       name,
@@ -102,7 +111,8 @@ export function parseProxyYaml (text: string, env: Record<string, string | undef
 export function stripeKeyAdapter (key: string, apiBase: string, timeoutMs: number): Adapter {
   const headers = { authorization: `Bearer ${key}` }
   if (key.startsWith('sk_live_')) {
-    throw new ProxyConfigError('STRIPE_PROXY_KEY is a live secret key (sk_live_): use a restricted key (rk_live_), or a PROXY_CONFIG adapter with spec.allowSecretKey: true')
+    throw new ProxyConfigError('STRIPE_PROXY_KEY is a live secret key (sk_live_): use a restricted key (rk_live_), ' +
+      'or a PROXY_CONFIG adapter with spec.allowSecretKey: true')
   }
   return {
     name: 'stripe',

@@ -2,9 +2,12 @@ import type { FastifySchemaValidationError } from 'fastify'
 
 /** The original backend's key checks, in its order, with its exact texts. */
 export const KEY_TEXTS = {
-  empty: 'Error: you provided an empty secret key. Please provide your test mode secret key. For more information, see https://stripe.com/docs/keys',
-  publishable: 'Error: you used a publishable key to set up the example backend. Please use your test mode secret key. For more information, see https://stripe.com/docs/keys',
-  live: 'Error: you used a live mode secret key to set up the example backend. Please use your test mode secret key. For more information, see https://stripe.com/docs/keys#test-live-modes'
+  empty: 'Error: you provided an empty secret key. Please provide your test mode secret key. ' +
+    'For more information, see https://stripe.com/docs/keys',
+  publishable: 'Error: you used a publishable key to set up the example backend. Please use your test mode secret key. ' +
+    'For more information, see https://stripe.com/docs/keys',
+  live: 'Error: you used a live mode secret key to set up the example backend. Please use your test mode secret key. ' +
+    'For more information, see https://stripe.com/docs/keys#test-live-modes'
 } as const
 
 /** The text of the first check a key fails, or undefined. Live keys pass when STRIPE_ENV selects live. */
@@ -28,14 +31,16 @@ function paramName (instancePath: string, child?: string): string {
  * (`'payment_intent_id' is a required parameter`).
  */
 export function validationText (errors: FastifySchemaValidationError[], context?: string): string {
-  const e = errors[0]
-  if (e === undefined) return 'Invalid parameters.'
-  const params = e.params as Record<string, unknown>
-  if (e.keyword === 'required') return `'${paramName(e.instancePath, String(params.missingProperty))}' is a required parameter`
-  const name = paramName(e.instancePath)
-  if (e.keyword === 'minLength' && params.limit === 1) return `'${name}' is a required parameter`
-  if (name === 'body' || context === 'querystring' && e.instancePath === '') return `Invalid parameters: ${e.message ?? 'not valid'}`
-  return `Invalid parameter '${name}': ${e.message ?? 'not valid'}`
+  const first = errors[0]
+  if (first === undefined) return 'Invalid parameters.'
+  const params = first.params as Record<string, unknown>
+  if (first.keyword === 'required') return `'${paramName(first.instancePath, String(params.missingProperty))}' is a required parameter`
+  const name = paramName(first.instancePath)
+  if (first.keyword === 'minLength' && params.limit === 1) return `'${name}' is a required parameter`
+  if (name === 'body' || (context === 'querystring' && first.instancePath === '')) {
+    return `Invalid parameters: ${first.message ?? 'not valid'}`
+  }
+  return `Invalid parameter '${name}': ${first.message ?? 'not valid'}`
 }
 
 /** Keeps only the named parameters that were sent (absent ones were dropped before validation). */

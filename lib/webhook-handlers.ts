@@ -5,7 +5,12 @@ import type { Database } from './migrations.js'
 export type WebhookHandler = (trx: Transaction<Database>, event: Stripe.Event) => Promise<void>
 
 const iso = (unixSeconds: number): string => new Date(unixSeconds * 1000).toISOString()
-const idOf = (v: unknown): string | null => typeof v === 'string' ? v : (typeof v === 'object' && v !== null && typeof (v as { id?: unknown }).id === 'string' ? (v as { id: string }).id : null)
+/** An id, or an expanded object's id */
+function idOf (v: unknown): string | null {
+  if (typeof v === 'string') return v
+  const id = (v as { id?: unknown } | null)?.id
+  return typeof id === 'string' ? id : null
+}
 
 /**
  * Records an install or uninstall for `event.account` in `event.livemode`, unless a newer event

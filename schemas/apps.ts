@@ -9,7 +9,11 @@ const Signed = {
   user_id: Type.String({ pattern: '^usr_', description: 'added by the UI extension from userContext' }),
   account_id: Type.String({ pattern: '^acct_', description: 'added by the UI extension from userContext' }),
   nonce: Type.Optional(Type.String({ maxLength: 200, description: 'makes the request single-use' })),
-  stripe_roles: Type.Optional(Type.Array(Type.Object({ id: Type.Optional(Type.String()), type: Type.Optional(Type.String()), name: Type.Optional(Type.String()) }), { description: 'userContext.roles, signed' }))
+  stripe_roles: Type.Optional(Type.Array(Type.Object({
+    id: Type.Optional(Type.String()),
+    type: Type.Optional(Type.String()),
+    name: Type.Optional(Type.String())
+  }), { description: 'userContext.roles, signed' }))
 }
 
 export const SessionBody = Type.Object(Signed)
@@ -18,7 +22,10 @@ export const CustomerCreateBody = Type.Object({
   email: Type.Optional(Type.String({ maxLength: 512 })),
   name: Type.Optional(Type.String({ maxLength: 256 })),
   description: Type.Optional(Type.String({ maxLength: 350 })),
-  metadata: Type.Optional(Type.Record(Type.String({ maxLength: 40 }), Type.String({ maxLength: 500 }), { maxProperties: 50, description: 'a flat map of strings' }))
+  metadata: Type.Optional(Type.Record(Type.String({ maxLength: 40 }), Type.String({ maxLength: 500 }), {
+    maxProperties: 50,
+    description: 'a flat map of strings'
+  }))
 })
 export const CustomerListBody = Type.Object({
   ...Signed,

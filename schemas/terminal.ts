@@ -40,7 +40,10 @@ export const CreatePaymentIntentBody = Obj({}, {
   payment_method_options: Params,
   receipt_email: Str('sent a receipt by Stripe')
 })
-export const CaptureBody = Obj({ payment_intent_id: Id('the PaymentIntent (pi_…)') }, { amount_to_capture: Str('capture less than authorized') })
+export const CaptureBody = Obj(
+  { payment_intent_id: Id('the PaymentIntent (pi_…)') },
+  { amount_to_capture: Str('capture less than authorized') }
+)
 export const CancelBody = Obj({ payment_intent_id: Id('the PaymentIntent (pi_…)') }, {})
 export const UpdateBody = Obj({ payment_intent_id: Id('the PaymentIntent (pi_…)') }, { receipt_email: Str('the only field updated') })
 export const CreateSetupIntentBody = Obj({}, {
@@ -70,7 +73,9 @@ export const RefundBody = Obj({}, {
   amount: Type.String({ pattern: '^[0-9]+$', maxLength: 12, description: 'part of the amount; default all' }),
   reader_id: Id('refund on this reader (in-person Interac)')
 })
-export const ReaderActionQuery = Type.Object({ reader_id: Type.String({ minLength: 1, maxLength: 255, description: 'the Reader (tmr_…)' }) }, { required: ['reader_id'] })
+export const ReaderActionQuery = Type.Object({
+  reader_id: Type.String({ minLength: 1, maxLength: 255, description: 'the Reader (tmr_…)' })
+}, { required: ['reader_id'] })
 
 export { StripeObject } from './common.js'
 export const Secret = Type.Object({ secret: Type.String() })

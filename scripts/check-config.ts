@@ -15,5 +15,7 @@ const { failures, warnings } = checklist(config)
 console.log(`mode: ${config.production ? 'production' : 'development'}; Stripe: ${config.stripeMode} keys`)
 for (const f of failures) console.log(`✗ ${f}`)
 for (const w of warnings) console.log(`! ${w}`)
-if (failures.length === 0) console.log(config.production ? '✓ production checklist passes' : '✓ development mode starts (items above would stop a production boot)')
+if (failures.length === 0) {
+  console.log(config.production ? '✓ production checklist passes' : '✓ development mode starts (items above would stop a production boot)')
+}
 process.exit(failures.length === 0 ? 0 : 1)

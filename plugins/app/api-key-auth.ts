@@ -62,7 +62,8 @@ export default fp(async function apiKeyAuth (fastify) {
     },
     requireConfigured (request, reply, done) {
       if (!configured) {
-        reply.code(503).send(errorBody({ type: 'api_error', message: 'API_KEY is not configured: this area requires an API key in every mode.' }))
+        const message = 'API_KEY is not configured: this area requires an API key in every mode.'
+        reply.code(503).send(errorBody({ type: 'api_error', message }))
         return
       }
       check(request, reply, done)

@@ -50,15 +50,19 @@ export default fp(async function appSignature (fastify) {
 
   fastify.decorate('appSignature', {
     async verify (request) {
-      if (secrets.length === 0) throw new HttpError(503, 'The Stripe Apps API is not configured: set STRIPE_APP_SECRET.', 'api_error', 'app_secret_missing')
+      if (secrets.length === 0) {
+        throw new HttpError(503, 'The Stripe Apps API is not configured: set STRIPE_APP_SECRET.', 'api_error', 'app_secret_missing')
+      }
       const header = signatureHeader(request.headers['stripe-signature'])
-      if (header === undefined) throw unauthorized('Missing Stripe-Signature header: send exactly one, from fetchStripeSignature().', 'signature_missing')
+      if (header === undefined) {
+        throw unauthorized('Missing Stripe-Signature header: send exactly one, from fetchStripeSignature().', 'signature_missing')
+      }
       const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
       const t = signatureTimestamp(header) ?? 0
       if (t > Math.floor(Date.now() / 1000) + FUTURE_SKEW_SECONDS) {
         throw unauthorized('Signature timestamp is in the future: check the server clock.', 'signature_timestamp')
       }
-      const verifies = (payload: string | Buffer): string | undefined => signatureProblem(payload, header, secrets)
+      const verifies = (content: string | Buffer): string | undefined => signatureProblem(content, header, secrets)
 
       let parsed: unknown
       try {
@@ -66,20 +70,22 @@ export default fp(async function appSignature (fastify) {
       } catch {
         parsed = undefined
       }
-      const p = parsed as Record<string, unknown>
-      const identified = typeof p === 'object' && p !== null && !Array.isArray(p) &&
-        typeof p.user_id === 'string' && p.user_id.startsWith('usr_') &&
-        typeof p.account_id === 'string' && p.account_id.startsWith('acct_')
+      const payload = parsed as Record<string, unknown>
+      const identified = typeof payload === 'object' && payload !== null && !Array.isArray(payload) &&
+        typeof payload.user_id === 'string' && payload.user_id.startsWith('usr_') &&
+        typeof payload.account_id === 'string' && payload.account_id.startsWith('acct_')
 
       // (a) additional payload: the signature covers the exact raw body, so every field is signed.
       // (b) Stripe's default payload: it covers `{"user_id","account_id"}` rebuilt from the body.
       const bodyProblem = verifies(raw)
       let signed: AppUser['signed'] = 'body'
       if (bodyProblem !== undefined) {
-        const identityProblem = identified ? verifies(JSON.stringify({ user_id: p.user_id, account_id: p.account_id })) : bodyProblem
+        const identity = JSON.stringify({ user_id: payload.user_id, account_id: payload.account_id })
+        const identityProblem = identified ? verifies(identity) : bodyProblem
         if (identityProblem !== undefined) {
-          throw unauthorized(`Signature verification failed: ${bodyProblem} Sign the exact body you send ({...payload, user_id, account_id}, ` +
-            'in that order), or send user_id and account_id as signed by fetchStripeSignature().', 'signature_invalid')
+          throw unauthorized(`Signature verification failed: ${bodyProblem} Sign the exact body you send ` +
+            '({...payload, user_id, account_id}, in that order), or send user_id and account_id as signed by fetchStripeSignature().',
+          'signature_invalid')
         }
         signed = 'identity'
       }
@@ -93,16 +99,19 @@ export default fp(async function appSignature (fastify) {
           'and send JSON.stringify({...payload, user_id, account_id}).', 'signature_identity_only')
       }
       // Roles and the nonce count only when signed: under the default payload they are not.
-      const roles = signed === 'body' && Array.isArray(p.stripe_roles)
-        ? p.stripe_roles.flatMap(r => typeof r === 'object' && r !== null && typeof (r as { id?: unknown }).id === 'string' ? [(r as { id: string }).id] : [])
+      const roles = signed === 'body' && Array.isArray(payload.stripe_roles)
+        ? payload.stripe_roles.flatMap(r => {
+          const id = (r as { id?: unknown } | null)?.id
+          return typeof id === 'string' ? [id] : []
+        })
         : []
-      const nonce = signed === 'body' ? p.nonce : undefined
+      const nonce = signed === 'body' ? payload.nonce : undefined
       if (nonce !== undefined && (typeof nonce !== 'string' || nonce.length === 0 || nonce.length > 200)) {
         throw unauthorized('nonce must be a string of 1 to 200 characters.', 'payload_invalid')
       }
 
-      const userId = p.user_id as string
-      const accountId = p.account_id as string
+      const userId = payload.user_id as string
+      const accountId = payload.account_id as string
       // An account whose installation records are all uninstalled is refused.
       const installs = await fastify.store.db.selectFrom('installations').select('status').where('account', '=', accountId).execute()
       if (installs.length > 0 && !installs.some(i => i.status === 'installed')) {
@@ -110,7 +119,8 @@ export default fp(async function appSignature (fastify) {
       }
       const needed = request.routeOptions.config.roles
       if (needed !== undefined && !roles.some(r => needed.includes(r))) {
-        throw new HttpError(403, `This action needs one of the roles ${needed.join(', ')}; sign stripe_roles with the request.`, 'permission_error', 'role_required')
+        const message = `This action needs one of the roles ${needed.join(', ')}; sign stripe_roles with the request.`
+        throw new HttpError(403, message, 'permission_error', 'role_required')
       }
       // Single use within the tolerance window; stored, so every replica agrees.
       if (typeof nonce === 'string') {
@@ -119,10 +129,12 @@ export default fp(async function appSignature (fastify) {
           account: accountId,
           expires_at: new Date((t + TOLERANCE_SECONDS + FUTURE_SKEW_SECONDS) * 1000).toISOString()
         }).onConflict(oc => oc.column('nonce').doNothing()).executeTakeFirst()
-        if (Number(res.numInsertedOrUpdatedRows ?? 0n) === 0) throw unauthorized('This signed request was already used (nonce replay).', 'nonce_replayed')
+        if (Number(res.numInsertedOrUpdatedRows ?? 0n) === 0) {
+          throw unauthorized('This signed request was already used (nonce replay).', 'nonce_replayed')
+        }
       }
-      request.appUser = { userId, accountId, signed, roles, payload: p, ...(typeof nonce === 'string' ? { nonce } : {}) }
-      request.body = p
+      request.appUser = { userId, accountId, signed, roles, payload, ...(typeof nonce === 'string' ? { nonce } : {}) }
+      request.body = payload
     }
   })
 }, { name: 'app-signature', dependencies: ['config', 'store'], fastify: '5.x' })

@@ -27,7 +27,9 @@ function parseParams (contentType: string, text: string): RackParams {
     } catch {
       throw new HttpError(400, 'The JSON body is not valid JSON.')
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new HttpError(400, 'A JSON body must be an object of parameters.')
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new HttpError(400, 'A JSON body must be an object of parameters.')
+    }
     return parsed as RackParams
   }
   // text/plain, multipart and anything else: ignored, as the original did
@@ -44,7 +46,8 @@ function parseParams (contentType: string, text: string): RackParams {
 export function useRackParams (scope: FastifyInstance, bodyLimit: number, limits: InputLimits): void {
   scope.removeAllContentTypeParsers()
   // the two usual types are named beside the catch-all because Fastify caches lookups only for named types
-  scope.addContentTypeParser(['application/x-www-form-urlencoded', 'application/json', '*'], { parseAs: 'string', bodyLimit }, (request, body, done) => {
+  const types = ['application/x-www-form-urlencoded', 'application/json', '*']
+  scope.addContentTypeParser(types, { parseAs: 'string', bodyLimit }, (request, body, done) => {
     try {
       done(null, parseParams(request.headers['content-type'] ?? '', body as string))
     } catch (err) {

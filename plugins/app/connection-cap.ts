@@ -2,7 +2,11 @@ import type { Socket } from 'node:net'
 import fp from 'fastify-plugin'
 import { errorBody } from '../../lib/errors.js'
 
-const BODY = JSON.stringify(errorBody({ type: 'api_error', message: 'The server is at its connection limit; retry shortly.', code: 'connection_limit' }))
+const BODY = JSON.stringify(errorBody({
+  type: 'api_error',
+  message: 'The server is at its connection limit; retry shortly.',
+  code: 'connection_limit'
+}))
 const REFUSAL = 'HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\n' +
   `Content-Length: ${Buffer.byteLength(BODY)}\r\n\r\n${BODY}`
 

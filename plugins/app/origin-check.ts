@@ -13,6 +13,7 @@ export function refuseForeignOrigins (allowed: '*' | string[]): onRequestHookHan
   return (request, _reply, done) => {
     const origin = request.headers.origin
     if (origin === undefined || origins.has(origin)) return done()
-    done(new HttpError(403, `Origin ${origin.slice(0, 100)} is not allowed to call this API (ALLOWED_ORIGINS).`, 'invalid_request_error', 'origin_not_allowed'))
+    const message = `Origin ${origin.slice(0, 100)} is not allowed to call this API (ALLOWED_ORIGINS).`
+    done(new HttpError(403, message, 'invalid_request_error', 'origin_not_allowed'))
   }
 }

@@ -20,13 +20,20 @@ export default fp(async function redis (fastify) {
     fastify.decorate('redis', null)
     return
   }
-  const client = new Redis(url, { connectTimeout: 500, commandTimeout: 250, maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: false })
+  const client = new Redis(url, {
+    connectTimeout: 500,
+    commandTimeout: 250,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    lazyConnect: false
+  })
   let down = false
   let closing = false
   const outage = (err?: Error) => {
     if (down || closing) return
     down = true
-    fastify.log.warn({ err: { message: err?.message ?? 'connection closed' } }, 'Redis unreachable: rate limits are counted per process until it is back')
+    const message = err?.message ?? 'connection closed'
+    fastify.log.warn({ err: { message } }, 'Redis unreachable: rate limits are counted per process until it is back')
   }
   client.on('error', outage)
   client.on('close', () => { outage() })

@@ -33,7 +33,7 @@ export default fp(async function scheduler (fastify) {
     const job = jobs.get(name)
     if (job === undefined) throw new Error(`no job named ${name}`)
     if (running.has(name)) return 'skipped'
-    const p = db.transaction().execute(async trx => {
+    const result = db.transaction().execute(async trx => {
       if (engine === 'postgres') {
         const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${lockId(name)}) as locked`.execute(trx)
         if (rows[0]?.locked !== true) return 'skipped' as const
@@ -41,8 +41,8 @@ export default fp(async function scheduler (fastify) {
       await job(trx)
       return 'ran' as const
     }).finally(() => running.delete(name))
-    running.set(name, p)
-    return await p
+    running.set(name, result)
+    return await result
   }
 
   fastify.decorate('scheduler', {

@@ -33,7 +33,9 @@ export function openDatabase (url: string, warn: Warn = () => {}): { db: Kysely<
     // fails (its request answers 5xx), pg-pool discards the client, and the next query reconnects.
     pool.on('error', () => {})
     pool.on('connect', client => {
-      client.on('error', err => { warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'database connection lost') })
+      client.on('error', err => {
+        warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'database connection lost')
+      })
     })
     return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), engine: 'postgres' }
   }
@@ -70,8 +72,8 @@ export default fp(async function store (fastify) {
     } catch (err) {
       if (engine === 'sqlite' || closed) throw err
       const wait = Math.min(RETRY_MAX_MS, 500 * 2 ** (n - 1))
-      const e = err as { message?: string, code?: string }
-      log.warn({ attempt: n, retry_in_ms: wait, err: { message: e.message, code: e.code } },
+      const cause = err as { message?: string, code?: string }
+      log.warn({ attempt: n, retry_in_ms: wait, err: { message: cause.message, code: cause.code } },
         'database unreachable: serving what needs no database; retrying the migrations')
       timer = setTimeout(() => { attempt(n + 1).catch(() => {}) }, wait)
       timer.unref()

@@ -47,11 +47,14 @@ function failoverStore (redis: Redis, onRedisError: (err: Error) => void) {
  */
 export default fp(async function rateLimitPlugin (fastify) {
   const { redis } = fastify
+  const onRedisError = (err: Error): void => {
+    fastify.log.warn({ err: { message: err.message } }, 'rate limit: Redis command failed; this process counts alone')
+  }
   await fastify.register(rateLimit, {
     global: false,
     max: fastify.config.RATE_LIMIT_MAX,
     timeWindow: fastify.config.RATE_LIMIT_WINDOW,
-    ...(redis === null ? {} : { store: failoverStore(redis, err => { fastify.log.warn({ err: { message: err.message } }, 'rate limit: Redis command failed; this process counts alone') }) }),
+    ...(redis === null ? {} : { store: failoverStore(redis, onRedisError) }),
     keyGenerator: request => fastify.apiKeys.bucket(request),
     errorResponseBuilder: (_request, context) => ({
       statusCode: 429,

@@ -25,7 +25,10 @@ export default fp(async function swaggerPlugin (fastify) {
   if (fastify.config.docsEnabled) {
     // Swagger UI is a page: it gets a CSP that lets it load its own scripts and styles, without
     // upgrade-insecure-requests, which blanks it over plain HTTP (fastify-swagger#690).
-    const csp = "default-src 'self'; img-src 'self' data: validator.swagger.io; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'self'"
+    const csp = [
+      "default-src 'self'", "img-src 'self' data: validator.swagger.io", "style-src 'self' 'unsafe-inline'", "script-src 'self'",
+      "frame-ancestors 'none'", "object-src 'none'", "base-uri 'self'"
+    ].join('; ')
     await fastify.register(swaggerUi, {
       routePrefix: '/docs',
       logLevel: 'warn',

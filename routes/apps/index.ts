@@ -5,6 +5,7 @@ import { HttpError, describeError, errorBody, logOutcome, sendErrorBody } from '
 import { useRawBody } from '../../plugins/app/bodies.js'
 import * as S from '../../schemas/apps.js'
 import { ErrorBody } from '../../schemas/common.js'
+import type { AppUser } from '../../plugins/app/app-signature.js'
 
 /**
  * The Stripe Apps API: the backend of a Dashboard UI extension. Every request is signed by Stripe
@@ -27,78 +28,121 @@ const apps: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.setErrorHandler(function appsErrors (error: FastifyError, request, reply) {
     if (error.validation !== undefined) {
-      const e = error.validation[0]
-      const name = e?.instancePath.replace(/^\//, '').replace(/\//g, '.') || String((e?.params as { missingProperty?: string })?.missingProperty ?? 'body')
-      return reply.code(400).send(errorBody({ type: 'invalid_request_error', message: `Invalid signed parameter '${name}': ${e?.message ?? 'not valid'}`, code: 'parameter_invalid' }))
+      const first = error.validation[0]
+      const missing = (first?.params as { missingProperty?: string } | undefined)?.missingProperty
+      const name = first?.instancePath.replace(/^\//, '').replace(/\//g, '.') || String(missing ?? 'body')
+      const message = `Invalid signed parameter '${name}': ${first?.message ?? 'not valid'}`
+      return reply.code(400).send(errorBody({ type: 'invalid_request_error', message, code: 'parameter_invalid' }))
     }
-    const e = describeError(error, { bodyLimit: BODY_LIMIT })
-    logOutcome(request.log, e, error)
-    return sendErrorBody(reply, e)
+    const outcome = describeError(error, { bodyLimit: BODY_LIMIT })
+    logOutcome(request.log, outcome, error)
+    return sendErrorBody(reply, outcome)
   })
 
   const tags = ['apps']
   const security = [{ stripeSignature: [] }]
   const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody }
-  const user = (request: { appUser: unknown }) => request.appUser as NonNullable<import('../../plugins/app/app-signature.js').AppUser>
+  const user = (request: { appUser: AppUser | undefined }): AppUser => request.appUser!
   const stripe = () => fastify.stripe.client()
+  /** only the fields that were sent */
+  const defined = <T extends object>(fields: T): Partial<T> =>
+    Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Partial<T>
 
   fastify.post('/session', {
     config: { readOnly: true },
-    schema: { tags, security, summary: 'Who signed this request, and the app\'s installation on their account', body: S.SessionBody, response: { 200: S.Session, ...errors } }
+    schema: {
+      tags,
+      security,
+      summary: 'Who signed this request, and the app\'s installation on their account',
+      body: S.SessionBody,
+      response: { 200: S.Session, ...errors }
+    }
   }, async (request) => {
     const { userId, accountId, roles } = user(request)
     const rows = await fastify.store.db.selectFrom('installations').selectAll().where('account', '=', accountId).execute()
     const mine = rows.find(r => r.livemode === fastify.stripe.livemode) ?? rows[0]
-    return {
-      user_id: userId,
-      account_id: accountId,
-      roles,
-      installation: mine === undefined ? null : { status: mine.status, livemode: mine.livemode === 1, installed_at: mine.installed_at, uninstalled_at: mine.uninstalled_at }
-    }
+    const installation = mine === undefined
+      ? null
+      : { status: mine.status, livemode: mine.livemode === 1, installed_at: mine.installed_at, uninstalled_at: mine.uninstalled_at }
+    return { user_id: userId, account_id: accountId, roles, installation }
   })
 
   fastify.post('/account', {
     config: { readOnly: true },
-    schema: { tags, security, summary: 'The signed account (GET /v1/account with Stripe-Account)', body: S.SessionBody, response: { 200: S.StripeObject, ...errors } }
+    schema: {
+      tags,
+      security,
+      summary: 'The signed account (GET /v1/account with Stripe-Account)',
+      body: S.SessionBody,
+      response: { 200: S.StripeObject, ...errors }
+    }
   }, async (request) => {
     return await stripe().accounts.retrieveCurrent(undefined, { stripeAccount: user(request).accountId })
   })
 
   fastify.post('/customers/create', {
-    schema: { tags, security, summary: 'Create a Customer on the signed account', body: S.CustomerCreateBody, response: { 200: S.StripeObject, ...errors } }
+    schema: {
+      tags,
+      security,
+      summary: 'Create a Customer on the signed account',
+      body: S.CustomerCreateBody,
+      response: { 200: S.StripeObject, ...errors }
+    }
   }, async (request) => {
     const { accountId, nonce } = user(request)
     const { email, name, description, metadata } = request.body
-    const params = { ...(email === undefined ? {} : { email }), ...(name === undefined ? {} : { name }), ...(description === undefined ? {} : { description }), ...(metadata === undefined ? {} : { metadata }) }
     // A nonce makes the request single-use here and the Stripe call idempotent across retries.
-    return await stripe().customers.create(params, { stripeAccount: accountId, ...(nonce === undefined ? {} : { idempotencyKey: `apps-customer-${accountId}-${nonce}` }) })
+    const idempotency = nonce === undefined ? {} : { idempotencyKey: `apps-customer-${accountId}-${nonce}` }
+    return await stripe().customers.create(defined({ email, name, description, metadata }), { stripeAccount: accountId, ...idempotency })
   })
 
   fastify.post('/customers/list', {
     config: { readOnly: true },
-    schema: { tags, security, summary: 'List Customers of the signed account', body: S.CustomerListBody, response: { 200: S.CustomerList, ...errors } }
+    schema: {
+      tags,
+      security,
+      summary: 'List Customers of the signed account',
+      body: S.CustomerListBody,
+      response: { 200: S.CustomerList, ...errors }
+    }
   }, async (request) => {
     const { limit, starting_after: startingAfter } = request.body
-    const page = await stripe().customers.list({ limit: limit ?? 10, ...(startingAfter === undefined ? {} : { starting_after: startingAfter }) }, { stripeAccount: user(request).accountId })
+    const params = { limit: limit ?? 10, ...defined({ starting_after: startingAfter }) }
+    const page = await stripe().customers.list(params, { stripeAccount: user(request).accountId })
     return { data: page.data, has_more: page.has_more }
   })
 
   fastify.post('/settings/get', {
     config: { readOnly: true },
-    schema: { tags, security, summary: 'The app\'s settings for the signed account', body: S.SessionBody, response: { 200: S.Settings, ...errors } }
+    schema: {
+      tags,
+      security,
+      summary: 'The app\'s settings for the signed account',
+      body: S.SessionBody,
+      response: { 200: S.Settings, ...errors }
+    }
   }, async (request) => {
-    const row = await fastify.store.db.selectFrom('app_settings').select('settings').where('account', '=', user(request).accountId).executeTakeFirst()
+    const row = await fastify.store.db.selectFrom('app_settings').select('settings')
+      .where('account', '=', user(request).accountId).executeTakeFirst()
     return { settings: row === undefined ? null : JSON.parse(row.settings) as Record<string, unknown> }
   })
 
   fastify.post('/settings/put', {
     config: { roles: ['admin', 'super_admin', 'developer'] },
-    schema: { tags, security, summary: 'Replace the app\'s settings for the signed account (admin or developer)', body: S.SettingsPutBody, response: { 200: S.Settings, ...errors, 413: ErrorBody } }
+    schema: {
+      tags,
+      security,
+      summary: 'Replace the app\'s settings for the signed account (admin or developer)',
+      body: S.SettingsPutBody,
+      response: { 200: S.Settings, ...errors, 413: ErrorBody }
+    }
   }, async (request) => {
     const { accountId } = user(request)
     const json = JSON.stringify(request.body.settings)
-    if (Buffer.byteLength(json) > S.SETTINGS_MAX_BYTES) {
-      throw new HttpError(413, `settings is ${Buffer.byteLength(json)} bytes serialized; the limit is ${S.SETTINGS_MAX_BYTES}.`, 'invalid_request_error', 'settings_too_large')
+    const bytes = Buffer.byteLength(json)
+    if (bytes > S.SETTINGS_MAX_BYTES) {
+      const message = `settings is ${bytes} bytes serialized; the limit is ${S.SETTINGS_MAX_BYTES}.`
+      throw new HttpError(413, message, 'invalid_request_error', 'settings_too_large')
     }
     const updatedAt = new Date().toISOString()
     await fastify.store.db.insertInto('app_settings').values({ account: accountId, settings: json, updated_at: updatedAt })

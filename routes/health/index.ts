@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { VERSION } from '../../lib/version.js'
 
+const DOCS_LINK = ' · <a href="/docs">API docs</a>'
 const LANDING = (version: string, docs: boolean): string => `<!DOCTYPE html>
 <html>
 <head>
@@ -14,9 +15,10 @@ Great! You've successfully deployed the Stripe Terminal example backend.
 </p>
 
 <p>
-Next, copy the URL of this page (this is your "backend URL"), and use it to <a href="https://stripe.com/docs/terminal/example-applications#run-example-application">run the example application</a>.
+Next, copy the URL of this page (this is your "backend URL"), and use it to
+<a href="https://stripe.com/docs/terminal/example-applications#run-example-application">run the example application</a>.
 </p>
-<p>stripe-terminal-backend ${version} · <a href="/health">health</a> · <a href="/ready">ready</a>${docs ? ' · <a href="/docs">API docs</a>' : ''}</p>
+<p>stripe-terminal-backend ${version} · <a href="/health">health</a> · <a href="/ready">ready</a>${docs ? DOCS_LINK : ''}</p>
 </body>
 </html>
 `
@@ -49,12 +51,20 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/health', {
     logLevel: 'warn',
-    schema: { tags: ['ops'], summary: 'Liveness: 200 while the process runs', response: { 200: Type.Object({ status: Type.Literal('ok') }) } }
+    schema: {
+      tags: ['ops'],
+      summary: 'Liveness: 200 while the process runs',
+      response: { 200: Type.Object({ status: Type.Literal('ok') }) }
+    }
   }, async () => ({ status: 'ok' as const }))
 
   fastify.get('/ready', {
     logLevel: 'warn',
-    schema: { tags: ['ops'], summary: 'Readiness: the database answers (Redis, when set, unreachable is only degraded)', response: { 200: Ready, 503: Ready } }
+    schema: {
+      tags: ['ops'],
+      summary: 'Readiness: the database answers (Redis, when set, unreachable is only degraded)',
+      response: { 200: Ready, 503: Ready }
+    }
   }, async (_request, reply) => {
     const checks: Record<string, 'ok' | 'down' | 'degraded'> = {}
     checks.database = await withTimeout(fastify.store.ping().then(ok => { if (!ok) throw new Error('down') }), 2000) ? 'ok' : 'down'
@@ -64,7 +74,8 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
     const down = Object.keys(checks).filter(k => checks[k] === 'down')
     if (down.length === 0) {
       const degraded = Object.keys(checks).filter(k => checks[k] === 'degraded')
-      return { status: 'ready' as const, checks, ...(degraded.length === 0 ? {} : { message: `degraded: ${degraded.join(', ')} unreachable` }) }
+      const message = degraded.length === 0 ? {} : { message: `degraded: ${degraded.join(', ')} unreachable` }
+      return { status: 'ready' as const, checks, ...message }
     }
     return await reply.code(503).send({ status: 'unavailable' as const, checks, message: `unavailable: ${down.join(', ')} down` })
   })

@@ -10,7 +10,10 @@ import { useRawBody } from '../../plugins/app/bodies.js'
 /** Request headers a caller may send upstream; everything else (Authorization, Cookie, X-API-Key, Host, hop-by-hop) stays here. */
 const FORWARDED = ['idempotency-key', 'stripe-version', 'content-type', 'accept']
 /** Response headers never passed back. */
-const DROPPED = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'set-cookie', 'content-length'])
+const DROPPED = new Set([
+  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'set-cookie', 'content-length'
+])
 
 /** type, code and message of a Stripe error envelope, masked (upstream texts may echo a key). */
 function stripeErrorFields (text: string): { type?: string, code?: string, message?: string } {
@@ -79,7 +82,8 @@ const proxy: FastifyPluginAsync = async (fastify) => {
 
     const base = adapter.baseUrl.pathname.replace(/\/$/, '')
     const url = new URL(adapter.baseUrl.origin + base + path + (q === -1 ? '' : raw.slice(q)))
-    const body = Buffer.isBuffer(request.body) && request.body.length > 0 && request.method !== 'GET' && request.method !== 'HEAD' ? request.body : undefined
+    const sendsBody = request.method !== 'GET' && request.method !== 'HEAD'
+    const body = sendsBody && Buffer.isBuffer(request.body) && request.body.length > 0 ? request.body : undefined
     const started = Date.now()
     const log = { adapter: adapter.name, method: request.method, path: rule.template }
     try {
@@ -106,7 +110,10 @@ const proxy: FastifyPluginAsync = async (fastify) => {
       const code = (err as { code?: string }).code ?? ''
       const timeout = TIMEOUT_CODES.has(code) || err instanceof errors.HeadersTimeoutError
       request.log.warn({ ...log, status: timeout ? 504 : 502, ms: Date.now() - started, code }, 'proxy upstream failed')
-      return refuse(reply, timeout ? 504 : 502, timeout ? `Upstream ${adapter.name} timed out after ${adapter.timeoutMs} ms.` : `Upstream ${adapter.name} is unreachable.`, 'api_error')
+      const message = timeout
+        ? `Upstream ${adapter.name} timed out after ${adapter.timeoutMs} ms.`
+        : `Upstream ${adapter.name} is unreachable.`
+      return refuse(reply, timeout ? 504 : 502, message, 'api_error')
     }
   }
 

@@ -14,7 +14,9 @@ declare module 'fastify' {
 const wantsJson = (request: FastifyRequest): boolean => /application\/json/i.test(request.headers.accept ?? '')
 
 /** Clients show the body text to the person at the till: text/plain, or JSON when asked for. */
-export function sendError (request: FastifyRequest, reply: FastifyReply, status: number, text: string, type: string, code: string | null): FastifyReply {
+export function sendError (
+  request: FastifyRequest, reply: FastifyReply, status: number, text: string, type: string, code: string | null
+): FastifyReply {
   // an id the caller sent is echoed in some texts: never a configured secret
   const message = request.server.maskSecrets(text)
   reply.code(status)
@@ -42,10 +44,13 @@ export function terminalErrors (bodyLimit: number) {
     const outcome = describeError(error, { bodyLimit })
     logOutcome(request.log, outcome, error)
     // No key for a route the original did not check: its prefix and a 402, as a Stripe error would be
-    if (error instanceof NoStripeKeyError) return sendError(request, reply, 402, withPrefix(outcome.message), 'invalid_request_error', outcome.code)
+    if (error instanceof NoStripeKeyError) {
+      return sendError(request, reply, 402, withPrefix(outcome.message), 'invalid_request_error', outcome.code)
+    }
     if (outcome.stripeAnswered !== undefined) {
       // Stripe answered (any status, after stripe-node's retries): 402 with Stripe's message
-      return sendError(request, reply, outcome.stripeAnswered ? 402 : outcome.status, withPrefix(outcome.message), outcome.type, outcome.code)
+      const status = outcome.stripeAnswered ? 402 : outcome.status
+      return sendError(request, reply, status, withPrefix(outcome.message), outcome.type, outcome.code)
     }
     reply.headers(outcome.headers)
     return sendError(request, reply, outcome.status, outcome.message, outcome.type, outcome.code)

@@ -183,7 +183,14 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.post('/update_payment_intent', {
     config: { errorPrefix: (params) => `Error updating PaymentIntent ${String(params.payment_intent_id ?? '')}.` },
-    schema: { tags, security, consumes, summary: 'Update a PaymentIntent\'s receipt_email', body: S.UpdateBody, response: { 200: S.IntentSecret } }
+    schema: {
+      tags,
+      security,
+      consumes,
+      summary: 'Update a PaymentIntent\'s receipt_email',
+      body: S.UpdateBody,
+      response: { 200: S.IntentSecret }
+    }
   }, async (request) => {
     const intent = await stripe().paymentIntents.update(request.body.payment_intent_id, pick(request.body, ['receipt_email']))
     request.log.info({ payment_intent: intent.id }, 'Updated PaymentIntent')

@@ -57,8 +57,9 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: S.StripeObject }
     }
   }, async (request) => {
-    const params = { setup_intent: request.body.setup_intent_id, ...versioned('terminal.readers.process_setup_intent', fastify.config.apiVersion) }
-    return await stripe().terminal.readers.processSetupIntent(request.body.reader_id, stripeParams<Stripe.Terminal.ReaderProcessSetupIntentParams>(params))
+    const consent = versioned('terminal.readers.process_setup_intent', fastify.config.apiVersion)
+    const params = stripeParams<Stripe.Terminal.ReaderProcessSetupIntentParams>({ setup_intent: request.body.setup_intent_id, ...consent })
+    return await stripe().terminal.readers.processSetupIntent(request.body.reader_id, params)
   })
 
   fastify.post('/cancel_reader_action', {
@@ -106,11 +107,8 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       const message = `No action recorded for reader ${readerId}.`
       return await reply.code(404).send(errorBody({ type: 'invalid_request_error', message, code: 'resource_missing' }))
     }
-    const { type, status, failure_code: failureCode, failure_message: failureMessage, payment_intent: paymentIntent, updated_at: updatedAt } = row
-    return {
-      reader_id: readerId,
-      action: { type, status, failure_code: failureCode, failure_message: failureMessage, payment_intent: paymentIntent, updated_at: updatedAt }
-    }
+    const { reader_id: _reader, livemode: _livemode, ...action } = row
+    return { reader_id: readerId, action }
   })
 
   fastify.post('/refund_payment', {

@@ -52,14 +52,17 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
       return refuse(429, `Too many failed webhook deliveries from this address; retry in ${resetInSeconds} s.`)
     }
     if (secrets.length === 0) return refuse(503, 'Webhooks are not configured: set STRIPE_WEBHOOK_SECRET.')
-    if (Number(request.headers['content-length'] ?? 0) > WEBHOOK_BODY_LIMIT) return refuse(413, `A webhook body is at most ${WEBHOOK_BODY_LIMIT} bytes.`)
+    if (Number(request.headers['content-length'] ?? 0) > WEBHOOK_BODY_LIMIT) {
+      return refuse(413, `A webhook body is at most ${WEBHOOK_BODY_LIMIT} bytes.`)
+    }
     const header = signatureHeader(request.headers['stripe-signature'])
     if (header === undefined) return refuse(400, 'Missing Stripe-Signature header: send exactly one.')
     // stripe-node's own first-line texts for the same faults
+    const badSignature = (reason: string): void => { refuse(400, `Webhook signature verification failed: ${reason}`) }
     const t = signatureTimestamp(header)
-    if (t === undefined) return refuse(400, 'Webhook signature verification failed: Unable to extract timestamp and signatures from header')
-    if (!/(?:^|,)\s*v1=[0-9a-f]{64}(?:,|$)/.test(header)) return refuse(400, 'Webhook signature verification failed: No signatures found with expected scheme')
-    if (Math.abs(Math.floor(Date.now() / 1000) - t) > TOLERANCE_SECONDS) return refuse(400, 'Webhook signature verification failed: Timestamp outside the tolerance zone')
+    if (t === undefined) return badSignature('Unable to extract timestamp and signatures from header')
+    if (!/(?:^|,)\s*v1=[0-9a-f]{64}(?:,|$)/.test(header)) return badSignature('No signatures found with expected scheme')
+    if (Math.abs(Math.floor(Date.now() / 1000) - t) > TOLERANCE_SECONDS) return badSignature('Timestamp outside the tolerance zone')
     done()
   })
 
@@ -93,13 +96,15 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
   fastify.post('/webhooks', options, handler)
   fastify.post('/webhook', options, handler)
   // A preflight gets no CORS header at all: these routes are for Stripe's servers, not browsers.
-  const noCors = async (_request: FastifyRequest, reply: FastifyReply) => reply.code(405).header('allow', 'POST').send(errorBody({ type: 'invalid_request_error', message: 'Webhooks accept POST from Stripe only.' }))
+  const noCors = async (_request: FastifyRequest, reply: FastifyReply) =>
+    reply.code(405).header('allow', 'POST')
+      .send(errorBody({ type: 'invalid_request_error', message: 'Webhooks accept POST from Stripe only.' }))
   fastify.options('/webhooks', options, noCors)
   fastify.options('/webhook', options, noCors)
 
   fastify.setErrorHandler(function webhookErrors (error: Error, request, reply) {
-    const e = describeError(error)
-    if (!e.internal) return fail(reply, e.status, e.message)
+    const outcome = describeError(error)
+    if (!outcome.internal) return fail(reply, outcome.status, outcome.message)
     // The transaction rolled back: nothing of this event was kept, so Stripe's redelivery is handled in full.
     request.log.error({ err: error }, 'webhook handling failed')
     return fail(reply, 500, 'Webhook handling failed; Stripe will redeliver the event.')

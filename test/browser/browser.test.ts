@@ -58,7 +58,8 @@ async function run () {
   try {
     const token = await fetch(${JSON.stringify(api)} + '/connection_token', { method: 'POST', headers: form })
     out.token = { status: token.status, body: await token.json() }
-    const pi = await fetch(${JSON.stringify(api)} + '/create_payment_intent', { method: 'POST', headers: form, body: 'amount=1234&currency=usd' })
+    const pi = await fetch(${JSON.stringify(api)} + '/create_payment_intent',
+      { method: 'POST', headers: form, body: 'amount=1234&currency=usd' })
     out.pi = { status: pi.status, body: await pi.json() }
   } catch (err) { out.error = String(err) }
   return out
@@ -72,7 +73,9 @@ const CSRF = (api: string) => `<!doctype html><meta charset="utf-8"><title>csrf<
 <script>
 async function run () {
   const out = {}
-  await fetch(${JSON.stringify(api)} + '/create_payment_intent', { method: 'POST', mode: 'no-cors', body: new URLSearchParams('amount=500') }).then(r => { out.noCors = r.type }, e => { out.noCors = String(e) })
+  const plain = { method: 'POST', mode: 'no-cors', body: new URLSearchParams('amount=500') }
+  await fetch(${JSON.stringify(api)} + '/create_payment_intent', plain)
+    .then(r => { out.noCors = r.type }, e => { out.noCors = String(e) })
   await new Promise(resolve => { document.querySelector('iframe').onload = resolve; document.forms[0].submit() })
   out.submitted = true
   return out
@@ -140,7 +143,8 @@ t.test('a sandboxed UI extension (origin null) calls /apps/session with each sig
   const inner = `<script>
     Promise.all(${JSON.stringify(requests)}.map(r => fetch(${JSON.stringify(api)} + '/apps/session', {
       method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': r.signature }, body: r.body
-    }).then(async res => ({ pattern: r.pattern, status: res.status, body: await res.json() }), e => ({ pattern: r.pattern, error: String(e) }))))
+    }).then(async res => ({ pattern: r.pattern, status: res.status, body: await res.json() }),
+      e => ({ pattern: r.pattern, error: String(e) }))))
       .then(results => parent.postMessage({ origin: self.origin, results }, '*'))
   </script>`
   const host = `<!doctype html><meta charset="utf-8"><script>

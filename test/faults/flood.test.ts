@@ -18,7 +18,8 @@ function loop (i) {
   const sig = i % 2 === 0 ? 'garbage' : 't=' + now + ',v1=' + '0'.repeat(64)
   // from many addresses (127.0.1.1–254), so the per-address limit does not end the flood early
   const s = net.connect({ port, host: '127.0.0.1', localAddress: '127.0.1.' + (1 + (i * 7 + sent) % 254) }, () => {
-    s.write('POST /webhooks HTTP/1.1\\r\\nHost: x\\r\\nContent-Type: application/json\\r\\nStripe-Signature: ' + sig + '\\r\\nContent-Length: ' + body.length + '\\r\\n\\r\\n')
+    s.write('POST /webhooks HTTP/1.1\\r\\nHost: x\\r\\nContent-Type: application/json\\r\\n' +
+      'Stripe-Signature: ' + sig + '\\r\\nContent-Length: ' + body.length + '\\r\\n\\r\\n')
     s.write(body)
     sent++
   })

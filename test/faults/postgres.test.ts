@@ -59,6 +59,7 @@ t.test(
     }
     const tills: number[] = []
     const till = async () => {
+      // eslint-disable-next-line no-unmodified-loop-condition -- the webhook workers advance `next`
       while (next < N) {
         tills.push((await app.inject({ method: 'POST', url: '/connection_token' })).statusCode)
         await new Promise(resolve => setImmediate(resolve))

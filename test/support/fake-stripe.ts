@@ -207,7 +207,9 @@ function route (call: Call): Reply {
   if ((match = m.match(/^POST \/v1\/(test_helpers\/)?terminal\/readers\/([^/]+)\/(\w+)$/)) !== null) {
     const [, helper, rid, action] = match
     if (rid!.includes('missing')) return noSuch('terminal.reader', rid!)
-    if (helper !== undefined) { return { body: reader(rid!, { type: 'process_payment_intent', status: 'succeeded', failure_code: null, failure_message: null }) } }
+    if (helper !== undefined) {
+      return { body: reader(rid!, { type: 'process_payment_intent', status: 'succeeded', failure_code: null, failure_message: null }) }
+    }
     const types: Record<string, string> = {
       process_payment_intent: 'process_payment_intent',
       process_setup_intent: 'process_setup_intent',

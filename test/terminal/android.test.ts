@@ -46,14 +46,16 @@ for (const version of VERSIONS) {
       url: '/create_payment_intent',
       headers: FORM,
       payload:
-        'amount=1000&currency=usd&payment_method_options%5Bcard_present%5Brequest_extended_authorization%5D%5D=true&payment_method_options%5Bcard_present%5Brequest_incremental_authorization_support%5D%5D=true'
+        'amount=1000&currency=usd&payment_method_options%5Bcard_present%5Brequest_extended_authorization%5D%5D=true' +
+        '&payment_method_options%5Bcard_present%5Brequest_incremental_authorization_support%5D%5D=true'
     })
     t.equal(res.statusCode, 200)
     t.match(res.json(), { intent: /^pi_/, secret: /secret/ })
     t.equal(
       decoded(fake.calls[0]),
       'payment_method_types[0]=card_present&capture_method=manual&amount=1000&currency=usd&description=Example PaymentIntent' +
-        '&payment_method_options[card_present][request_extended_authorization]=true&payment_method_options[card_present][request_incremental_authorization_support]=true',
+        '&payment_method_options[card_present][request_extended_authorization]=true' +
+        '&payment_method_options[card_present][request_incremental_authorization_support]=true',
       'read as Rack reads it: card_present[x] nested'
     )
   })

@@ -23,8 +23,10 @@ for (const version of VERSIONS) {
     t.type(pi.json().secret, 'string')
     t.equal(
       decoded(fake.callsTo('POST', '/v1/payment_intents')[0]),
-      'payment_method_types[0]=card_present&capture_method=manual&amount=1299&currency=usd&description=Apps on Devices sample app transaction' +
-        '&payment_method_options[card_present][request_extended_authorization]=true&payment_method_options[card_present][request_incremental_authorization_support]=true'
+      'payment_method_types[0]=card_present&capture_method=manual&amount=1299' +
+      '&currency=usd&description=Apps on Devices sample app transaction' +
+        '&payment_method_options[card_present][request_extended_authorization]=true' +
+        '&payment_method_options[card_present][request_incremental_authorization_support]=true'
     )
 
     const update = await app.inject({

@@ -26,7 +26,8 @@ for (const version of VERSIONS) {
     t.equal(
       decoded(fake.callsTo('POST', '/v1/payment_intents')[0]),
       'payment_method_types[0]=card_present&capture_method=automatic&amount=1000&currency=usd&description=Example PaymentIntent' +
-        '&payment_method_options[card_present][request_extended_authorization]=true&payment_method_options[card_present][request_incremental_authorization_support]=true'
+        '&payment_method_options[card_present][request_extended_authorization]=true' +
+        '&payment_method_options[card_present][request_incremental_authorization_support]=true'
     )
 
     const capture = await post('/capture_payment_intent', 'amount_to_capture=1150&payment_intent_id=pi_123')
@@ -43,7 +44,8 @@ for (const version of VERSIONS) {
 
     const location = await post(
       '/create_location',
-      'address%5Bcity%5D=SF&address%5Bcountry%5D=US&address%5Bline1%5D=1%20Main&address%5Bpostal_code%5D=94110&address%5Bstate%5D=CA&display_name=HQ'
+      'address%5Bcity%5D=SF&address%5Bcountry%5D=US&address%5Bline1%5D=1%20Main' +
+      '&address%5Bpostal_code%5D=94110&address%5Bstate%5D=CA&display_name=HQ'
     )
     t.equal(location.statusCode, 200)
     t.match(

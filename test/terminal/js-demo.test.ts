@@ -51,7 +51,8 @@ for (const version of VERSIONS) {
     t.same(Object.keys(pi.json()), ['intent', 'secret'])
     t.equal(
       decoded(fake.callsTo('POST', '/v1/payment_intents')[0]),
-      'payment_method_types[0]=card_present&payment_method_types[1]=interac_present&capture_method=manual&amount=5200&currency=cad&description=Test Charge'
+      'payment_method_types[0]=card_present&payment_method_types[1]=interac_present' +
+      '&capture_method=manual&amount=5200&currency=cad&description=Test Charge'
     )
 
     const capture = await post('/capture_payment_intent', body({ payment_intent_id: pi.json().intent }))

@@ -178,7 +178,9 @@ t.test('unknown parameters never reach Stripe, in the body or the query string',
       const sent = { ...call.query, ...call.params }
       for (const name of ['evil', 'evil_q', 'metadata', 'starting_after']) t.equal(sent[name], undefined, `${r.url}: ${name} not forwarded`)
       if (r.url !== '/attach_payment_method_to_customer') t.equal(sent.expand, undefined, `${r.url}: expand not forwarded`)
-      if (call.method === 'GET') { t.equal(sent.limit, r.url === '/attach_payment_method_to_customer' ? '1' : '100', `${r.url}: the route's own limit`) }
+      if (call.method === 'GET') {
+        t.equal(sent.limit, r.url === '/attach_payment_method_to_customer' ? '1' : '100', `${r.url}: the route's own limit`)
+      }
     }
   }
 })

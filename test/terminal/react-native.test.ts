@@ -30,7 +30,8 @@ for (const version of VERSIONS) {
     t.match(pi.json(), { intent: /^pi_/, secret: /secret/ }, 'intent and secret for the RN mapping')
     t.equal(
       decoded(fake.callsTo('POST', '/v1/payment_intents')[0]),
-      'payment_method_types[0]=card_present&payment_method_types[1]=card_present&capture_method=manual&amount=1000&currency=usd&description=Example PaymentIntent',
+      'payment_method_types[0]=card_present&payment_method_types[1]=card_present' +
+      '&capture_method=manual&amount=1000&currency=usd&description=Example PaymentIntent',
       'duplicates are forwarded, not refused'
     )
 

@@ -79,7 +79,8 @@ t.test('a valid event is handled; a redelivery is a duplicate', async t => {
 t.test('the fixed vector of research/apps.md verifies (its timestamp is old: refused by tolerance)', async t => {
   const { app } = await build(t, { env: { STRIPE_WEBHOOK_SECRET: SECRET } })
   const payload =
-    '{"id":"evt_1","object":"event","type":"account.application.deauthorized","account":"acct_1","livemode":false,"created":1700000000,"data":{"object":{"id":"ca_1","object":"application","name":"My App"}}}'
+    '{"id":"evt_1","object":"event","type":"account.application.deauthorized","account":"acct_1","livemode":false,' +
+    '"created":1700000000,"data":{"object":{"id":"ca_1","object":"application","name":"My App"}}}'
   const header = 't=1700000000,v1=b32242d17ab56e9440d469c7c854af0a7c22ce5e4aa5eb1d67ec9597c589c113'
   t.equal(sign(payload, SECRET, 1700000000), header, 'stripe-node computes the published vector')
   const res = await deliver(app, payload, header)
