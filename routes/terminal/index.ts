@@ -3,10 +3,12 @@ import { Type } from '@sinclair/typebox'
 import cors from '@fastify/cors'
 import type Stripe from 'stripe'
 import { HttpError, PrefixedError } from '../../lib/errors.js'
+import { idempotencyHeader } from '../../lib/idempotency.js'
 import { keyProblem, pick, stripeParams } from '../../lib/terminal.js'
 import { useRackParams } from '../../plugins/app/bodies.js'
 import { refuseForeignOrigins } from '../../plugins/app/origin-check.js'
 import * as S from '../../schemas/terminal.js'
+import { callOptions } from './calls.js'
 import { terminalErrors } from './errors.js'
 import readerRoutes from './readers.js'
 
@@ -54,6 +56,20 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
   }
   fastify.setErrorHandler(terminalErrors(BODY_LIMIT))
 
+  // A till that retries after a timeout sends the same Idempotency-Key: its Stripe calls carry a
+  // key derived from it (calls.ts), so Stripe replays the first answer instead of acting twice.
+  fastify.decorateRequest('idempotencyKey', undefined)
+  fastify.addHook('preHandler', (request, _reply, done) => {
+    if (request.method !== 'POST') return done()
+    const header = idempotencyHeader(request.headers['idempotency-key'])
+    if (header === null) {
+      const message = 'Idempotency-Key must be 1 to 255 printable characters.'
+      return done(new HttpError(400, message, 'invalid_request_error', 'idempotency_key_invalid'))
+    }
+    request.idempotencyKey = header
+    done()
+  })
+
   const stripe = (): Stripe => fastify.stripe.client()
 
   fastify.post('/register_reader', {
@@ -68,7 +84,10 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const params = pick(request.body, ['registration_code', 'label', 'location'])
-    const reader = await stripe().terminal.readers.create(stripeParams<Stripe.Terminal.ReaderCreateParams>(params))
+    const reader = await stripe().terminal.readers.create(
+      stripeParams<Stripe.Terminal.ReaderCreateParams>(params),
+      callOptions(request, 'create')
+    )
     request.log.info({ reader: reader.id }, 'Reader registered')
     return reader
   })
@@ -84,7 +103,7 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: S.Secret }
     }
   }, async (request) => {
-    const token = await stripe().terminal.connectionTokens.create(pick(request.body, ['location']))
+    const token = await stripe().terminal.connectionTokens.create(pick(request.body, ['location']), callOptions(request, 'create'))
     return { secret: token.secret }
   })
 
@@ -109,7 +128,10 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
       description: body.description ?? 'Example PaymentIntent',
       ...pick(body, ['payment_method_options', 'receipt_email'])
     }
-    const intent = await stripe().paymentIntents.create(stripeParams<Stripe.PaymentIntentCreateParams>(params))
+    const intent = await stripe().paymentIntents.create(
+      stripeParams<Stripe.PaymentIntentCreateParams>(params),
+      callOptions(request, 'create')
+    )
     request.log.info({ payment_intent: intent.id }, 'PaymentIntent successfully created')
     return intentSecret(intent)
   })
@@ -120,9 +142,10 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => {
     const params = pick(request.body, ['amount_to_capture'])
     const id = request.body.payment_intent_id
+    const options = callOptions(request, 'capture')
     const intent = params.amount_to_capture === undefined
-      ? await stripe().paymentIntents.capture(id)
-      : await stripe().paymentIntents.capture(id, stripeParams<Stripe.PaymentIntentCaptureParams>(params))
+      ? await stripe().paymentIntents.capture(id, undefined, options)
+      : await stripe().paymentIntents.capture(id, stripeParams<Stripe.PaymentIntentCaptureParams>(params), options)
     request.log.info({ payment_intent: intent.id }, 'PaymentIntent successfully captured')
     return intentSecret(intent)
   })
@@ -131,7 +154,7 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
     config: { errorPrefix: 'Error canceling PaymentIntent!' },
     schema: { tags, security, consumes, summary: 'Cancel a PaymentIntent', body: S.CancelBody, response: { 200: S.IntentSecret } }
   }, async (request) => {
-    const intent = await stripe().paymentIntents.cancel(request.body.payment_intent_id)
+    const intent = await stripe().paymentIntents.cancel(request.body.payment_intent_id, undefined, callOptions(request, 'cancel'))
     request.log.info({ payment_intent: intent.id }, 'PaymentIntent successfully canceled')
     return intentSecret(intent)
   })
@@ -151,7 +174,7 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
       payment_method_types: request.body.payment_method_types ?? ['card_present'],
       ...pick(request.body, ['customer', 'description', 'on_behalf_of'])
     }
-    const intent = await stripe().setupIntents.create(stripeParams<Stripe.SetupIntentCreateParams>(params))
+    const intent = await stripe().setupIntents.create(stripeParams<Stripe.SetupIntentCreateParams>(params), callOptions(request, 'create'))
     request.log.info({ setup_intent: intent.id }, 'SetupIntent successfully created')
     return intentSecret(intent)
   })
@@ -171,12 +194,15 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
     let customer: Stripe.Customer
     try {
       const found = await client.customers.list({ email: 'example@test.com', limit: 1 })
-      customer = found.data.length === 1 ? found.data[0]! : await client.customers.create({ email: 'example@test.com' })
+      customer = found.data.length === 1
+        ? found.data[0]!
+        : await client.customers.create({ email: 'example@test.com' }, callOptions(request, 'customer'))
     } catch (err) {
       // The original meant this text (its own bug turned it into a 500).
       throw new PrefixedError('Error creating or retrieving customer!', err)
     }
-    const pm = await client.paymentMethods.attach(request.body.payment_method_id, { customer: customer.id, expand: ['customer'] })
+    const attach = { customer: customer.id, expand: ['customer'] }
+    const pm = await client.paymentMethods.attach(request.body.payment_method_id, attach, callOptions(request, 'attach'))
     request.log.info({ customer: customer.id }, 'Attached PaymentMethod to Customer')
     return pm
   })
@@ -192,7 +218,8 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: S.IntentSecret }
     }
   }, async (request) => {
-    const intent = await stripe().paymentIntents.update(request.body.payment_intent_id, pick(request.body, ['receipt_email']))
+    const params = pick(request.body, ['receipt_email'])
+    const intent = await stripe().paymentIntents.update(request.body.payment_intent_id, params, callOptions(request, 'update'))
     request.log.info({ payment_intent: intent.id }, 'Updated PaymentIntent')
     return intentSecret(intent)
   })
@@ -211,7 +238,10 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: { tags, security, consumes, summary: 'Create a Location', body: S.CreateLocationBody, response: { 200: S.StripeObject } }
   }, async (request) => {
     const params = pick(request.body, ['display_name', 'address'])
-    const location = await stripe().terminal.locations.create(stripeParams<Stripe.Terminal.LocationCreateParams>(params))
+    const location = await stripe().terminal.locations.create(
+      stripeParams<Stripe.Terminal.LocationCreateParams>(params),
+      callOptions(request, 'create')
+    )
     request.log.info({ location: location.id }, 'Location successfully created')
     return location
   })

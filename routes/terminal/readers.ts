@@ -4,6 +4,7 @@ import type Stripe from 'stripe'
 import { HttpError, errorBody } from '../../lib/errors.js'
 import { versioned } from '../../lib/stripe-version.js'
 import { pick, stripeParams } from '../../lib/terminal.js'
+import { callOptions } from './calls.js'
 import { ErrorBody } from '../../schemas/common.js'
 import * as S from '../../schemas/terminal.js'
 
@@ -43,7 +44,7 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const { reader_id: reader, payment_intent_id: paymentIntent } = request.body
-    return await stripe().terminal.readers.processPaymentIntent(reader, { payment_intent: paymentIntent })
+    return await stripe().terminal.readers.processPaymentIntent(reader, { payment_intent: paymentIntent }, callOptions(request, 'process'))
   })
 
   fastify.post('/process_setup_intent', {
@@ -59,14 +60,14 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => {
     const consent = versioned('terminal.readers.process_setup_intent', fastify.config.apiVersion)
     const params = stripeParams<Stripe.Terminal.ReaderProcessSetupIntentParams>({ setup_intent: request.body.setup_intent_id, ...consent })
-    return await stripe().terminal.readers.processSetupIntent(request.body.reader_id, params)
+    return await stripe().terminal.readers.processSetupIntent(request.body.reader_id, params, callOptions(request, 'process'))
   })
 
   fastify.post('/cancel_reader_action', {
     config: { errorPrefix: 'Error canceling reader action!' },
     schema: { tags, security, consumes, summary: 'Cancel what a reader is doing', body: S.ReaderBody, response: { 200: S.StripeObject } }
   }, async (request) => {
-    return await stripe().terminal.readers.cancelAction(request.body.reader_id)
+    return await stripe().terminal.readers.cancelAction(request.body.reader_id, undefined, callOptions(request, 'cancel'))
   })
 
   fastify.post('/simulate_payment', {
@@ -88,7 +89,7 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const params: Parameters<Stripe['testHelpers']['terminal']['readers']['presentPaymentMethod']>[1] = card === undefined
       ? {}
       : { type: 'card_present', card_present: { number: card } }
-    return await stripe().testHelpers.terminal.readers.presentPaymentMethod(reader, params)
+    return await stripe().testHelpers.terminal.readers.presentPaymentMethod(reader, params, callOptions(request, 'present'))
   })
 
   fastify.get('/reader_action', {
@@ -128,8 +129,8 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       throw new HttpError(400, '\'payment_intent_id\' or \'charge\' is a required parameter', 'invalid_request_error', 'parameter_missing')
     }
     const params = { ...target, ...(amount === undefined ? {} : { amount: Number(amount) }) }
-    if (reader !== undefined) return await stripe().terminal.readers.refundPayment(reader, params)
-    return await stripe().refunds.create(params)
+    if (reader !== undefined) return await stripe().terminal.readers.refundPayment(reader, params, callOptions(request, 'refund'))
+    return await stripe().refunds.create(params, callOptions(request, 'refund'))
   })
 }
 
