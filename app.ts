@@ -9,6 +9,7 @@ import connectionCap from './plugins/app/connection-cap.js'
 import redis from './plugins/app/redis.js'
 import store from './plugins/app/store.js'
 import stripe from './plugins/app/stripe.js'
+import merchantKeys from './plugins/app/merchant-keys.js'
 import apiKeyAuth from './plugins/app/api-key-auth.js'
 import webhookEvents from './plugins/app/webhook-events.js'
 import scheduler from './plugins/app/scheduler.js'
@@ -66,6 +67,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(redis)
   await fastify.register(store)
   await fastify.register(stripe)
+  await fastify.register(merchantKeys)
   await fastify.register(apiKeyAuth)
   await fastify.register(webhookEvents)
   await fastify.register(scheduler)

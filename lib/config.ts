@@ -15,6 +15,7 @@ export interface Config extends Env {
   stripeKeyVariable: 'STRIPE_SECRET_KEY' | 'STRIPE_TEST_SECRET_KEY'
   apiVersion: string
   apiKeys: string[]
+  adminKeys: string[]
   /** `'*'` (development default) or an explicit allowlist */
   allowedOrigins: '*' | string[]
   appSecrets: string[]
@@ -54,6 +55,7 @@ export function deriveConfig (env: Env): Config {
     stripeKeyVariable: stripeMode === 'live' ? 'STRIPE_SECRET_KEY' : 'STRIPE_TEST_SECRET_KEY',
     apiVersion: env.STRIPE_API_VERSION ?? Stripe.API_VERSION,
     apiKeys: commaList(env.API_KEY),
+    adminKeys: commaList(env.ADMIN_API_KEY),
     allowedOrigins: origins.length === 0 ? (production ? [] : '*') : (origins.includes('*') ? '*' : origins),
     appSecrets: commaList(env.STRIPE_APP_SECRET),
     webhookSecrets: commaList(env.STRIPE_WEBHOOK_SECRET),
@@ -63,7 +65,7 @@ export function deriveConfig (env: Env): Config {
 
 /** Every secret value the configuration holds, for masking wherever one might be echoed or logged. */
 export const configuredSecrets = (config: Config): string[] => [
-  ...config.apiKeys, ...config.appSecrets, ...config.webhookSecrets,
+  ...config.apiKeys, ...config.adminKeys, ...config.appSecrets, ...config.webhookSecrets,
   ...[config.STRIPE_SECRET_KEY, config.STRIPE_TEST_SECRET_KEY, config.STRIPE_PROXY_KEY].filter((s): s is string => s !== undefined)
 ]
 
@@ -101,6 +103,8 @@ export function checklist (config: Config): Checklist {
   } else if (config.apiKeys.some(k => k.length < 32)) {
     failing.push('API_KEY: every key must be at least 32 characters')
   }
+  // optional: without it /admin answers 503
+  if (config.adminKeys.some(k => k.length < 32)) failing.push('ADMIN_API_KEY: every key must be at least 32 characters')
   const keyVar = config.stripeKeyVariable
   const prefixes = config.stripeMode === 'live' ? ['sk_live_', 'rk_live_'] : ['sk_test_', 'rk_test_']
   if (config.stripeKey === '') {

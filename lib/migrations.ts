@@ -34,6 +34,21 @@ export interface Database {
     failure_message: string | null
     payment_intent: string | null
     updated_at: string
+    /** the connected account whose reader it is (Connect events carry it); null on the platform */
+    account: string | null
+  }
+  merchant_keys: {
+    id: string
+    /** SHA-256 of the key, hex: the key itself is shown once and never stored */
+    key_hash: string
+    account: string
+    label: string
+    location: string | null
+    /** the charge mode as JSON: {"type":"direct"|"destination", application_fee_amount?, application_fee_percent?} */
+    charge: string
+    created_at: string
+    last_used_at: string | null
+    revoked_at: string | null
   }
 }
 
@@ -84,6 +99,21 @@ export const migrations: Array<[string, Migration]> = [
       .addColumn('updated_at', 'varchar(32)', c => c.notNull())
       .addPrimaryKeyConstraint('reader_actions_pk', ['reader_id', 'livemode'])
       .execute()
+  }],
+  ['002_merchant_keys', async db => {
+    await db.schema.createTable('merchant_keys')
+      .addColumn('id', 'varchar(64)', c => c.primaryKey())
+      .addColumn('key_hash', 'varchar(64)', c => c.notNull().unique())
+      .addColumn('account', 'varchar(255)', c => c.notNull())
+      .addColumn('label', 'varchar(255)', c => c.notNull())
+      .addColumn('location', 'varchar(255)')
+      .addColumn('charge', 'text', c => c.notNull())
+      .addColumn('created_at', 'varchar(32)', c => c.notNull())
+      .addColumn('last_used_at', 'varchar(32)')
+      .addColumn('revoked_at', 'varchar(32)')
+      .execute()
+    await db.schema.createIndex('merchant_keys_account').on('merchant_keys').column('account').execute()
+    await db.schema.alterTable('reader_actions').addColumn('account', 'varchar(255)').execute()
   }]
 ]
 

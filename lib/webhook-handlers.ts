@@ -68,13 +68,15 @@ async function readerAction (trx: Transaction<Database>, event: Stripe.Event): P
     updated_at: updatedAt
   }
   // one atomic upsert: a newer outcome (by event time) is never overwritten by an older one
-  await trx.insertInto('reader_actions').values({ reader_id: reader.id, livemode, ...row })
+  const account = typeof event.account === 'string' ? event.account : null
+  await trx.insertInto('reader_actions').values({ reader_id: reader.id, livemode, account, ...row })
     .onConflict(oc => oc.columns(['reader_id', 'livemode']).doUpdateSet(eb => ({
       type: eb.ref('excluded.type'),
       status: eb.ref('excluded.status'),
       failure_code: eb.ref('excluded.failure_code'),
       failure_message: eb.ref('excluded.failure_message'),
       payment_intent: eb.ref('excluded.payment_intent'),
+      account: eb.ref('excluded.account'),
       updated_at: eb.ref('excluded.updated_at')
     })).where('reader_actions.updated_at', '<=', eb => eb.ref('excluded.updated_at')))
     .execute()

@@ -22,6 +22,7 @@ export const EnvSchema = Type.Object({
   STRIPE_TIMEOUT_MS: Type.Integer({ default: 30000, minimum: 1, description: 'timeout of each outbound attempt' }),
   STRIPE_MAX_RETRIES: Type.Integer({ default: 2, minimum: 0, maximum: 10, description: 'stripe-node network retries' }),
   API_KEY: Str('client API key(s), comma-separated for rotation'),
+  ADMIN_API_KEY: Str('key(s) of the /admin area (merchant keys), comma-separated, each 32+ characters'),
   ALLOWED_ORIGINS: Str('browser origins for the Terminal API and proxy, comma-separated'),
   STRIPE_APP_SECRET: Str('Stripe App signing secret(s) absec_…, comma-separated'),
   STRIPE_WEBHOOK_SECRET: Str('webhook signing secret(s) whsec_…, comma-separated'),

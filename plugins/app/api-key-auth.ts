@@ -2,11 +2,15 @@ import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import { digestKeys, matchKey, presentedKey } from '../../lib/api-key.js'
 import { errorBody } from '../../lib/errors.js'
+import { KEY_PREFIX, type MerchantKey } from '../../lib/merchant-keys.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     apiKeys: {
-      /** onRequest hook: 401 unless a configured key is presented (open when none is configured) */
+      /**
+       * onRequest hook: 401 unless a configured key or a live merchant key is presented (open when
+       * no key is configured and none is presented); a merchant key sets `request.merchant`
+       */
       require: onRequestHookHandler
       /** onRequest hook: like `require`, but 503 when no key is configured (areas that spend a secret) */
       requireConfigured: onRequestHookHandler
@@ -17,6 +21,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** fingerprint of the valid API key presented, null when none (computed once per request) */
     apiKeyId: string | null | undefined
+    /** the merchant key presented: every Stripe call acts for its account */
+    merchant: MerchantKey | undefined
   }
 }
 
@@ -36,10 +42,16 @@ export default fp(async function apiKeyAuth (fastify) {
   }
 
   fastify.decorateRequest('apiKeyId', undefined)
+  fastify.decorateRequest('merchant', undefined)
 
   const identify = (request: FastifyRequest): string | null => {
     if (request.apiKeyId !== undefined) return request.apiKeyId
     const key = presentedKey(request.headers)
+    if (key?.startsWith(KEY_PREFIX) === true) {
+      // the rate limiter asks before the key is looked up: a cached answer, or the IP for now
+      const merchant = request.merchant ?? fastify.merchantKeys.peek(key)
+      return merchant === undefined ? null : (request.apiKeyId = `merchant:${merchant.id}`)
+    }
     const index = key === undefined || !configured ? -1 : matchKey(key, digests)
     request.apiKeyId = index === -1 ? null : ids[index]!
     return request.apiKeyId
@@ -57,6 +69,16 @@ export default fp(async function apiKeyAuth (fastify) {
 
   fastify.decorate('apiKeys', {
     require (request, reply, done) {
+      const key = presentedKey(request.headers)
+      if (key?.startsWith(KEY_PREFIX) === true) {
+        fastify.merchantKeys.lookup(key).then(merchant => {
+          if (merchant === undefined) return unauthorized(reply, 'Invalid API key.')
+          request.merchant = merchant
+          request.apiKeyId = `merchant:${merchant.id}`
+          done()
+        }, err => { done(err as Error) })
+        return
+      }
       if (!configured) return done()
       check(request, reply, done)
     },
@@ -73,4 +95,4 @@ export default fp(async function apiKeyAuth (fastify) {
       return id === null ? `ip:${request.ip}` : `key:${id}`
     }
   })
-}, { name: 'api-key-auth', dependencies: ['config'], fastify: '5.x' })
+}, { name: 'api-key-auth', dependencies: ['config', 'merchant-keys'], fastify: '5.x' })

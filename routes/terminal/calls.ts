@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import type Stripe from 'stripe'
 import { stripeIdempotencyKey } from '../../lib/idempotency.js'
+import { applicationFee } from '../../lib/merchant-keys.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -10,13 +11,30 @@ declare module 'fastify' {
 }
 
 /**
- * stripe-node's request options for one Stripe call of a Terminal request: with an
- * `Idempotency-Key` from the till, a key derived from the caller, the route and `call` (the name
- * of this call within the route), so a till's retry replays Stripe's first answer.
+ * stripe-node's request options for one Stripe call of a Terminal request: a direct-charge
+ * merchant key's account (`Stripe-Account`, from the key only: nothing the caller sends chooses
+ * it); and with an `Idempotency-Key` from the till, a key derived from the caller, the route and
+ * `call` (the name of this call within the route), so a till's retry replays Stripe's first answer.
  */
 export function callOptions (request: FastifyRequest, call: string): Stripe.RequestOptions {
+  const merchant = request.merchant
+  const account = merchant?.charge.type === 'direct' ? { stripeAccount: merchant.account } : {}
   const header = request.idempotencyKey
-  if (header === undefined) return {}
+  if (header === undefined) return account
   const caller = request.server.apiKeys.bucket(request)
-  return { idempotencyKey: stripeIdempotencyKey(caller, header, `${request.routeOptions.url ?? ''}:${call}`) }
+  return { ...account, idempotencyKey: stripeIdempotencyKey(caller, header, `${request.routeOptions.url ?? ''}:${call}`) }
+}
+
+/**
+ * What a merchant key adds to a PaymentIntent: destination charges run on the platform for the
+ * merchant (`on_behalf_of`, `transfer_data[destination]`); either mode may take an application fee.
+ */
+export function chargeParams (request: FastifyRequest, amount: string | undefined): Record<string, unknown> {
+  const merchant = request.merchant
+  if (merchant === undefined) return {}
+  const fee = applicationFee(merchant.charge, Number(amount))
+  return {
+    ...(merchant.charge.type === 'destination' ? { on_behalf_of: merchant.account, transfer_data: { destination: merchant.account } } : {}),
+    ...(fee === undefined ? {} : { application_fee_amount: fee })
+  }
 }

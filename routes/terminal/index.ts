@@ -8,7 +8,7 @@ import { keyProblem, pick, stripeParams } from '../../lib/terminal.js'
 import { useRackParams } from '../../plugins/app/bodies.js'
 import { refuseForeignOrigins } from '../../plugins/app/origin-check.js'
 import * as S from '../../schemas/terminal.js'
-import { callOptions } from './calls.js'
+import { callOptions, chargeParams } from './calls.js'
 import { terminalErrors } from './errors.js'
 import readerRoutes from './readers.js'
 
@@ -70,6 +70,20 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
     done()
   })
 
+  // A merchant key acts for its own account and, when it names one, its own location only.
+  fastify.addHook('preHandler', (request, _reply, done) => {
+    const merchant = request.merchant
+    if (merchant === undefined) return done()
+    const params = (request.method === 'POST' ? request.body : request.query) as Record<string, unknown>
+    if (merchant.location !== null && params.location !== undefined && params.location !== merchant.location) {
+      return done(new HttpError(403, 'This key is for another location.', 'permission_error', 'location_not_allowed'))
+    }
+    if (params.on_behalf_of !== undefined && params.on_behalf_of !== merchant.account) {
+      return done(new HttpError(403, 'This key acts for its own account only.', 'permission_error', 'account_not_allowed'))
+    }
+    done()
+  })
+
   const stripe = (): Stripe => fastify.stripe.client()
 
   fastify.post('/register_reader', {
@@ -103,7 +117,10 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: S.Secret }
     }
   }, async (request) => {
-    const token = await stripe().terminal.connectionTokens.create(pick(request.body, ['location']), callOptions(request, 'create'))
+    // a key bound to a location gets connection tokens scoped to it
+    const location = request.merchant?.location ?? request.body.location
+    const params = location === undefined || location === null ? {} : { location }
+    const token = await stripe().terminal.connectionTokens.create(params, callOptions(request, 'create'))
     return { secret: token.secret }
   })
 
@@ -126,7 +143,8 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
       ...pick(body, ['amount']),
       currency: body.currency ?? 'usd',
       description: body.description ?? 'Example PaymentIntent',
-      ...pick(body, ['payment_method_options', 'receipt_email'])
+      ...pick(body, ['payment_method_options', 'receipt_email']),
+      ...chargeParams(request, body.amount)
     }
     const intent = await stripe().paymentIntents.create(
       stripeParams<Stripe.PaymentIntentCreateParams>(params),

@@ -102,13 +102,16 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const readerId = request.query.reader_id
-    const row = await fastify.store.db.selectFrom('reader_actions').selectAll()
-      .where('reader_id', '=', readerId).where('livemode', '=', fastify.stripe.livemode).executeTakeFirst()
+    // a merchant key sees its own account's readers only; the platform's keys see every reader, as before
+    let query = fastify.store.db.selectFrom('reader_actions').selectAll()
+      .where('reader_id', '=', readerId).where('livemode', '=', fastify.stripe.livemode)
+    if (request.merchant !== undefined) query = query.where('account', '=', request.merchant.account)
+    const row = await query.executeTakeFirst()
     if (row === undefined) {
       const message = `No action recorded for reader ${readerId}.`
       return await reply.code(404).send(errorBody({ type: 'invalid_request_error', message, code: 'resource_missing' }))
     }
-    const { reader_id: _reader, livemode: _livemode, ...action } = row
+    const { reader_id: _reader, livemode: _livemode, account: _account, ...action } = row
     return { reader_id: readerId, action }
   })
 

@@ -4,7 +4,7 @@ import { openDatabase } from '../../plugins/app/store.js'
 import { migrate, migrations } from '../../lib/migrations.js'
 import { build, needs, pgUrl, TEST_DATABASE_URL } from '../helper.js'
 
-const TABLES = ['app_settings', 'installations', 'nonces', 'reader_actions', 'schema_migrations', 'webhook_events']
+const TABLES = ['app_settings', 'installations', 'merchant_keys', 'nonces', 'reader_actions', 'schema_migrations', 'webhook_events']
 
 t.test('migrations on SQLite: applied once, idempotent', async t => {
   const { db } = openDatabase('sqlite::memory:')
