@@ -23,6 +23,7 @@ import terminal from './routes/terminal/index.js'
 import webhooks from './routes/webhooks/index.js'
 import apps from './routes/apps/index.js'
 import proxy from './routes/proxy/index.js'
+import admin from './routes/admin/index.js'
 
 /** the default for areas that set none (the proxy); the Terminal and Apps areas set 64 KiB */
 const BODY_LIMIT = 1024 * 1024
@@ -107,6 +108,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(apps, { prefix: '/apps' })
   await fastify.register(webhooks)
   await fastify.register(proxy, { prefix: '/v1/apis/http' })
+  await fastify.register(admin, { prefix: '/admin' })
 
   // A 404 costs a scanner its rate limit too, from the same bucket as its other requests. The path
   // is echoed, but never a key put in it.

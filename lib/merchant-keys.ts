@@ -47,7 +47,7 @@ export function merchantKeyStore (db: Kysely<Database>) {
   return {
     /** Creates a key; the key itself is returned here only. */
     async create (fields: NewKey): Promise<MerchantKey & { key: string }> {
-      const key = `${KEY_PREFIX}${randomBytes(24).toString('base64url')}`
+      const key = `${KEY_PREFIX}${randomBytes(24).toString('hex')}`
       const row = {
         id: `mkey_${randomBytes(8).toString('hex')}`,
         key_hash: hashKey(key),

@@ -1,5 +1,5 @@
 /** Secret-looking values: Stripe keys, webhook and app signing secrets, and `api_key=` in URLs. */
-const SECRET = /\b(sk|rk|whsec|absec)_(test_|live_)?[A-Za-z0-9]+/g
+const SECRET = /\b(sk|rk|whsec|absec|stbk)_(test_|live_)?[A-Za-z0-9]+/g
 const QUERY_KEY = /([?&](?:api_key|apikey|key|token)=)[^&"\s]*/gi
 
 const SECRET_IN_TEXT = /\b(sk|rk|pk|whsec|absec)_(test_|live_)?([A-Za-z0-9_]+)/g

@@ -17,12 +17,17 @@ declare module 'fastify' {
  * `call` (the name of this call within the route), so a till's retry replays Stripe's first answer.
  */
 export function callOptions (request: FastifyRequest, call: string): Stripe.RequestOptions {
-  const merchant = request.merchant
-  const account = merchant?.charge.type === 'direct' ? { stripeAccount: merchant.account } : {}
+  const account = readOptions(request)
   const header = request.idempotencyKey
   if (header === undefined) return account
   const caller = request.server.apiKeys.bucket(request)
   return { ...account, idempotencyKey: stripeIdempotencyKey(caller, header, `${request.routeOptions.url ?? ''}:${call}`) }
+}
+
+/** The options of a read (a list): only the account, reads need no idempotency. */
+export function readOptions (request: FastifyRequest): Stripe.RequestOptions {
+  const merchant = request.merchant
+  return merchant?.charge.type === 'direct' ? { stripeAccount: merchant.account } : {}
 }
 
 /**

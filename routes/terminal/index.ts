@@ -8,7 +8,7 @@ import { keyProblem, pick, stripeParams } from '../../lib/terminal.js'
 import { useRackParams } from '../../plugins/app/bodies.js'
 import { refuseForeignOrigins } from '../../plugins/app/origin-check.js'
 import * as S from '../../schemas/terminal.js'
-import { callOptions, chargeParams } from './calls.js'
+import { callOptions, chargeParams, readOptions } from './calls.js'
 import { terminalErrors } from './errors.js'
 import readerRoutes from './readers.js'
 
@@ -211,7 +211,7 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
     const client = stripe()
     let customer: Stripe.Customer
     try {
-      const found = await client.customers.list({ email: 'example@test.com', limit: 1 })
+      const found = await client.customers.list({ email: 'example@test.com', limit: 1 }, readOptions(request))
       customer = found.data.length === 1
         ? found.data[0]!
         : await client.customers.create({ email: 'example@test.com' }, callOptions(request, 'customer'))
@@ -246,7 +246,7 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
     config: { errorPrefix: 'Error fetching Locations!', checkKey: true },
     schema: { tags, security, summary: 'List Locations (up to 100), as a top-level array', response: { 200: Type.Array(S.StripeObject) } }
   }, async (request) => {
-    const locations = await stripe().terminal.locations.list({ limit: 100 })
+    const locations = await stripe().terminal.locations.list({ limit: 100 }, readOptions(request))
     request.log.info({ count: locations.data.length }, 'Locations successfully fetched')
     return locations.data
   })

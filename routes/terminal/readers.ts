@@ -4,7 +4,7 @@ import type Stripe from 'stripe'
 import { HttpError, errorBody } from '../../lib/errors.js'
 import { versioned } from '../../lib/stripe-version.js'
 import { pick, stripeParams } from '../../lib/terminal.js'
-import { callOptions } from './calls.js'
+import { callOptions, readOptions } from './calls.js'
 import { ErrorBody } from '../../schemas/common.js'
 import * as S from '../../schemas/terminal.js'
 
@@ -28,7 +28,8 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     // only the two documented filters reach Stripe, never whatever else the query string holds
-    const readers = await stripe().terminal.readers.list({ limit: 100, ...pick(request.query, ['location', 'status']) })
+    const filters = { limit: 100, ...pick(request.query, ['location', 'status']) }
+    const readers = await stripe().terminal.readers.list(filters, readOptions(request))
     return readers.data
   })
 

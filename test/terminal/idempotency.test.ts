@@ -8,11 +8,15 @@ const A = 'a'.repeat(32)
 const B = 'b'.repeat(32)
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
 
-t.test('a retried POST reaches Stripe with the same key; another caller\'s equal header does not', async t => {
+t.test("a retried POST reaches Stripe with the same key; another caller's equal header does not", async t => {
   const { app, fake } = await build(t, { env: { API_KEY: `${A},${B}` } })
-  const post = (url: string, payload: string, key: string, idem?: string) => app.inject({
-    method: 'POST', url, payload, headers: { ...FORM, 'x-api-key': key, ...(idem === undefined ? {} : { 'idempotency-key': idem }) }
-  })
+  const post = (url: string, payload: string, key: string, idem?: string) =>
+    app.inject({
+      method: 'POST',
+      url,
+      payload,
+      headers: { ...FORM, 'x-api-key': key, ...(idem === undefined ? {} : { 'idempotency-key': idem }) }
+    })
   const routes: Array<[string, string, string, RegExp]> = [
     ['/create_payment_intent', 'amount=100', 'POST', /^\/v1\/payment_intents$/],
     ['/capture_payment_intent', 'payment_intent_id=pi_1', 'POST', /^\/v1\/payment_intents\/pi_1\/capture$/],
@@ -55,7 +59,7 @@ t.test('without the header nothing changes; a malformed one is a 400 and nothing
   await app.inject({ method: 'POST', url: '/create_payment_intent', headers: FORM, payload: 'amount=100' })
   await app.inject({ method: 'POST', url: '/create_payment_intent', headers: FORM, payload: 'amount=100' })
   const [first, second] = fake.callsTo('POST', '/v1/payment_intents').map(c => c.idempotencyKey)
-  t.notMatch(first, /^stb-/, 'stripe-node\'s own key')
+  t.notMatch(first, /^stb-/, "stripe-node's own key")
   t.not(first, second, 'a new one each time')
   fake.reset()
   for (const bad of ['', 'x'.repeat(256), 'tab\there', 'é']) {

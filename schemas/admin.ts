@@ -1,0 +1,47 @@
+import { Type } from '@sinclair/typebox'
+
+/** `/admin` bodies and answers (CONTRACT.md section 8). */
+export const Charge = Type.Object({
+  type: Type.Union([Type.Literal('direct'), Type.Literal('destination')]),
+  application_fee_amount: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000_000, description: 'minor units' })),
+  application_fee_percent: Type.Optional(Type.Number({
+    minimum: 0,
+    maximum: 100,
+    description: 'of the amount, rounded down to the minor unit'
+  }))
+}, { additionalProperties: false })
+
+export const CreateKeyBody = Type.Object({
+  account: Type.String({ pattern: '^acct_[A-Za-z0-9]{1,250}$' }),
+  label: Type.String({ minLength: 1, maxLength: 255 }),
+  location: Type.Optional(Type.String({ pattern: '^tml_[A-Za-z0-9]{1,250}$' })),
+  charge: Type.Optional(Charge)
+}, { additionalProperties: false })
+
+export const ListKeysQuery = Type.Object({
+  account: Type.Optional(Type.String({ pattern: '^acct_[A-Za-z0-9]{1,250}$' }))
+}, { additionalProperties: false })
+
+export const KeyParams = Type.Object({ id: Type.String({ pattern: '^mkey_[0-9a-f]{16}$' }) })
+
+const Time = Type.Union([Type.String({ format: 'date-time' }), Type.Null()])
+export const MerchantKey = Type.Object({
+  id: Type.String(),
+  account: Type.String(),
+  label: Type.String(),
+  location: Type.Union([Type.String(), Type.Null()]),
+  charge: Charge,
+  created_at: Type.String({ format: 'date-time' }),
+  last_used_at: Time,
+  revoked_at: Time
+})
+export const CreatedKey = Type.Object({
+  id: Type.String(),
+  key: Type.String({ description: 'shown only here' }),
+  account: Type.String(),
+  label: Type.String(),
+  location: Type.Union([Type.String(), Type.Null()]),
+  charge: Charge,
+  created_at: Type.String({ format: 'date-time' })
+})
+export const KeyList = Type.Object({ data: Type.Array(MerchantKey) })
