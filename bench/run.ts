@@ -19,22 +19,23 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10)
 /** run only the scenarios whose name contains this text */
 const ONLY = process.env.BENCH_ONLY ?? ''
 
-async function start (role: string, env: Record<string, string> = {}): Promise<{ port: number; child: ChildProcess }> {
+interface Started { port: number, child: ChildProcess, merchantKey?: string }
+async function start (role: string, env: Record<string, string> = {}): Promise<Started> {
   // the compiled build, as in production (no TypeScript loader, no source-mapped stacks)
   const child = spawn(process.execPath, [new URL('./servers.js', import.meta.url).pathname, role], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit']
   })
-  const port = await new Promise<number>((resolve, reject) => {
+  const [port, merchantKey] = await new Promise<[number, string | undefined]>((resolve, reject) => {
     let out = ''
     child.stdout!.on('data', d => {
       out += String(d)
-      const m = /READY (\d+)/.exec(out)
-      if (m) resolve(Number(m[1]))
+      const m = /READY (\d+)(?: (\S+))?\n/.exec(out)
+      if (m) resolve([Number(m[1]), m[2]])
     })
     child.on('exit', code => reject(new Error(`${role} exited ${code}`)))
   })
-  return { port, child }
+  return { port, child, ...(merchantKey === undefined ? {} : { merchantKey }) }
 }
 
 interface Scenario {
@@ -42,9 +43,12 @@ interface Scenario {
   method: 'GET' | 'POST'
   path: string
   body?: string
+  /** the service is called with its merchant key instead of the platform's API key */
+  merchant?: boolean
 }
 const scenarios: Scenario[] = [
   { name: 'POST /connection_token', method: 'POST', path: '/connection_token' },
+  { name: 'POST /connection_token (merchant key, direct)', method: 'POST', path: '/connection_token', merchant: true },
   {
     name: 'POST /create_payment_intent (form body)',
     method: 'POST',
@@ -71,19 +75,19 @@ interface Result {
   cpuPerRequest?: number
 }
 
-function options (port: number, s: Scenario): autocannon.Options {
+function options (port: number, s: Scenario, key = BENCH_KEY): autocannon.Options {
   return {
     url: `http://127.0.0.1:${port}${s.path}`,
     method: s.method,
     connections: CONNECTIONS,
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-api-key': BENCH_KEY, origin: 'https://pos.example.com' },
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-api-key': key, origin: 'https://pos.example.com' },
     ...(s.body === undefined ? {} : { body: s.body })
   }
 }
 
-async function measure (port: number, s: Scenario, pid?: number): Promise<Result> {
+async function measure (port: number, s: Scenario, pid?: number, key?: string): Promise<Result> {
   const before = cpuMicros(pid)
-  const r = await autocannon({ ...options(port, s), duration: DURATION })
+  const r = await autocannon({ ...options(port, s, key), duration: DURATION })
   const after = cpuMicros(pid)
   // CPU per request is steadier than req/s when the load generator shares the machine
   const cpuPerRequest = before === undefined || after === undefined ? undefined : (after - before) / r.requests.total
@@ -96,13 +100,14 @@ const rows: string[] = []
 try {
   for (const s of scenarios.filter(s => s.name.includes(ONLY))) {
     const servers = { bare: await start('bare', base), service: await start('service', base) }
-    for (const server of Object.values(servers)) await autocannon({ ...options(server.port, s), duration: 3 }) // warm-up
+    const keyOf = (server: { merchantKey?: string }): string | undefined => s.merchant === true ? server.merchantKey : undefined
+    for (const server of Object.values(servers)) await autocannon({ ...options(server.port, s, keyOf(server)), duration: 3 }) // warm-up
     const runs: Record<'bare' | 'service', Result[]> = { bare: [], service: [] }
     const ratios: number[] = []
     for (let round = 0; round < ROUNDS; round++) {
       // ABBA order, so a drift in machine speed does not favour either side
       for (const role of round % 2 === 0 ? (['bare', 'service'] as const) : (['service', 'bare'] as const)) {
-        const r = await measure(servers[role].port, s, servers[role].child.pid)
+        const r = await measure(servers[role].port, s, servers[role].child.pid, keyOf(servers[role]))
         console.error(`${s.name} round ${round + 1} ${role}: ${r.rps.toFixed(0)} req/s, ${r.cpuPerRequest?.toFixed(0) ?? '?'} µs/req`)
         runs[role].push(r)
       }

@@ -1,7 +1,8 @@
 /**
  * The processes of a benchmark run, one role each (argv[2]):
  *   fake     the fake Stripe (test/support/fake-stripe.ts)
- *   service  this service, as in production: API key, CORS allowlist, helmet, rate limit, validation
+ *   service  this service, as in production: API key, CORS allowlist, helmet, rate limit, validation;
+ *            it also prints a merchant key it made, for the merchant scenario
  *   bare     a bare Fastify + stripe-node server making the same Stripe calls (the baseline)
  * Each prints `READY <port>` when listening.
  */
@@ -44,7 +45,9 @@ if (role === 'fake') {
   const server = Fastify(serverOptions(config, process.stdout))
   await server.register(fp(app), { config, env })
   await server.listen({ port: 0, host: '127.0.0.1' })
-  console.log(`READY ${(server.server.address() as { port: number }).port}`)
+  // a merchant key (direct charges on a connected account) for the merchant scenario
+  const merchant = await server.merchantKeys.create({ account: 'acct_bench', label: 'bench' })
+  console.log(`READY ${(server.server.address() as { port: number }).port} ${merchant.key}`)
 } else if (role === 'bare') {
   const base = new URL(stripeBase)
   const stripe = new Stripe('sk_test_bench', { host: base.hostname, port: Number(base.port), protocol: 'http', maxNetworkRetries: 0 })
