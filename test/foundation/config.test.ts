@@ -37,6 +37,7 @@ t.test('each checklist failure stops a production boot, with its message and no 
   const cases: Array<[string, Record<string, string | undefined>, RegExp]> = [
     ['no API key', { API_KEY: undefined }, /API_KEY is not set/],
     ['short API key', { API_KEY: `${'k'.repeat(32)},short-key-123` }, /API_KEY: every key must be at least 32 characters/],
+    ['short admin key', { ADMIN_API_KEY: 'short-admin-key' }, /ADMIN_API_KEY: every key must be at least 32 characters/],
     ['no live Stripe key', { STRIPE_SECRET_KEY: undefined }, /STRIPE_SECRET_KEY is not set/],
     ['test key in live mode', { STRIPE_SECRET_KEY: 'sk_test_secretvalue123' }, /STRIPE_SECRET_KEY must be a live key/],
     ['publishable key', { STRIPE_SECRET_KEY: 'pk_live_secretvalue123' }, /publishable key/],
