@@ -116,6 +116,26 @@ t.test('404s are rate limited: scanning for routes costs the scanner', async t =
   t.same(codes, [404, 404, 429])
 })
 
+/** server.ts in a child process on a free port; resolves once it listens (or after 10 s). */
+async function serve (extra: Record<string, string>) {
+  const port = await freePort()
+  const env = childEnv({
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    STRIPE_TEST_SECRET_KEY: 'sk_test_1',
+    DATABASE_URL: 'sqlite::memory:',
+    LOG_LEVEL: 'info',
+    ...extra
+  })
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout.on('data', d => { out += String(d) })
+  child.stderr.on('data', d => { out += String(d) })
+  const exited = once(child, 'exit')
+  for (let i = 0; i < 100 && !out.includes('Server listening'); i++) await new Promise(resolve => setTimeout(resolve, 100))
+  return { port, child, output: () => out, exited }
+}
+
 t.test('server.ts: SIGTERM lets a slow in-flight request finish with 200, then exits 0; the HEALTHCHECK passes', async t => {
   const fake = await new FakeStripe().start()
   t.teardown(() => fake.stop())
@@ -123,26 +143,8 @@ t.test('server.ts: SIGTERM lets a slow in-flight request finish with 200, then e
     delayMs: 1500,
     body: { object: 'terminal.connection_token', secret: 'pst_test_slow' }
   })
-  const port = await freePort()
-  const env = childEnv({
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    STRIPE_TEST_SECRET_KEY: 'sk_test_1',
-    STRIPE_API_BASE: fake.url,
-    DATABASE_URL: 'sqlite::memory:',
-    LOG_LEVEL: 'info'
-  })
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  child.stdout.on('data', d => {
-    out += String(d)
-  })
-  child.stderr.on('data', d => {
-    out += String(d)
-  })
-  const exited = once(child, 'exit')
-  for (let i = 0; i < 100 && !out.includes('Server listening'); i++) await new Promise(resolve => setTimeout(resolve, 100))
-  t.match(out, /Server listening/, 'the server started')
+  const { port, child, output, exited } = await serve({ STRIPE_API_BASE: fake.url })
+  t.match(output(), /Server listening/, 'the server started')
 
   const health = spawn(process.execPath, ['healthcheck.mjs'], { env: childEnv({ PORT: String(port) }) })
   t.same(await once(health, 'exit'), [0, null], 'the container HEALTHCHECK command passes')
@@ -172,27 +174,7 @@ t.test('SIGTERM waits as long as the slowest Stripe call: a request that times o
     delayMs: 100,
     body: { object: 'terminal.connection_token', secret: 'pst_test_retried' }
   })
-  const port = await freePort()
-  const env = childEnv({
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    STRIPE_TEST_SECRET_KEY: 'sk_test_1',
-    STRIPE_API_BASE: fake.url,
-    STRIPE_TIMEOUT_MS: '800',
-    STRIPE_MAX_RETRIES: '1',
-    DATABASE_URL: 'sqlite::memory:',
-    LOG_LEVEL: 'info'
-  })
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  child.stdout.on('data', d => {
-    out += String(d)
-  })
-  child.stderr.on('data', d => {
-    out += String(d)
-  })
-  const exited = once(child, 'exit')
-  for (let i = 0; i < 100 && !out.includes('Server listening'); i++) await new Promise(resolve => setTimeout(resolve, 100))
+  const { port, child, output, exited } = await serve({ STRIPE_API_BASE: fake.url, STRIPE_TIMEOUT_MS: '800', STRIPE_MAX_RETRIES: '1' })
   const inflight = fetch(`http://127.0.0.1:${port}/connection_token`, { method: 'POST' })
   await new Promise(resolve => setTimeout(resolve, 200))
   child.kill('SIGTERM')
@@ -201,7 +183,7 @@ t.test('SIGTERM waits as long as the slowest Stripe call: a request that times o
   t.same(await res.json(), { secret: 'pst_test_retried' })
   t.equal(fake.callsTo('POST', '/v1/terminal/connection_tokens').length, 2, 'two attempts')
   t.equal((await exited)[0], 0, 'exit 0')
-  t.match(out, /"grace_ms":11600/, 'the grace follows the configured timeout and retries')
+  t.match(output(), /"grace_ms":11600/, 'the grace follows the configured timeout and retries')
 })
 
 t.test('server.ts: a production boot that fails the checklist exits 1 before listening', async t => {
