@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { Server } from 'node:http'
 import type { FastifyError, FastifyHttpOptions, FastifyInstance } from 'fastify'
 import type { Config } from './lib/config.js'
@@ -25,6 +26,8 @@ import apps from './routes/apps/index.js'
 import proxy from './routes/proxy/index.js'
 import admin from './routes/admin/index.js'
 
+const REQUEST_ID = /^[\x20-\x7e]{1,128}$/
+
 /** the default for areas that set none (the proxy); the Terminal and Apps areas set 64 KiB */
 const BODY_LIMIT = 1024 * 1024
 
@@ -43,7 +46,12 @@ export function serverOptions (cfg: Config, logStream?: NodeJS.WritableStream): 
     trustProxy: trust.length === 0 ? false : (trust.length === 1 && trust[0] === 'true' ? true : trust),
     // the JS demo sends `//connection_token` when its backend URL ends in '/'
     routerOptions: { ignoreDuplicateSlashes: true },
+    // a caller's X-Request-Id is used when it is printable and at most 128 characters, else one is made
     requestIdHeader: false,
+    genReqId: request => {
+      const id = request.headers['x-request-id']
+      return typeof id === 'string' && REQUEST_ID.test(id) ? id : randomUUID()
+    },
     // Coerce scalars ("100" → 100) but never a list into a scalar: `payment_intent_id[]=pi_1` is a
     // 400 naming the parameter, not a call with pi_1 (Fastify's default is coerceTypes: 'array').
     ajv: { customOptions: { coerceTypes: true } },
@@ -86,11 +94,13 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
     done()
   })
 
-  // While closing, answer in-flight requests with `Connection: close` so their keep-alive sockets
-  // do not hold the shutdown open until the keep-alive timeout.
+  // Every answer names its request (the id every log line of it carries). While closing, answer
+  // in-flight requests with `Connection: close` so their keep-alive sockets do not hold the
+  // shutdown open until the keep-alive timeout.
   let closing = false
   fastify.addHook('preClose', async () => { closing = true })
-  fastify.addHook('onSend', (_request, reply, payload, done) => {
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    reply.header('x-request-id', request.id)
     if (closing) reply.header('connection', 'close')
     done(null, payload)
   })

@@ -35,7 +35,8 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
   await fastify.register(cors, {
     origin: config.allowedOrigins,
     methods: ['GET', 'POST'],
-    allowedHeaders: ['Authorization', 'X-API-Key', 'Content-Type', 'Accept'],
+    allowedHeaders: ['Authorization', 'X-API-Key', 'Content-Type', 'Accept', 'Idempotency-Key', 'X-Request-Id'],
+    exposedHeaders: ['X-Request-Id'],
     maxAge: 600,
     // the original answered preflights with 200
     optionsSuccessStatus: 200

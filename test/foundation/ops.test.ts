@@ -208,3 +208,17 @@ t.test('server.ts: a production boot that fails the checklist exits 1 before lis
   t.notMatch(out, /short-secret-value/, 'no secret printed')
   t.notMatch(out, /Server listening/)
 })
+
+t.test('X-Request-Id: a valid one is used, returned and logged; anything else is replaced', async t => {
+  const { app, logs } = await build(t)
+  const sent = await app.inject({ method: 'POST', url: '/connection_token', headers: { 'x-request-id': 'till-7/txn-42' } })
+  t.equal(sent.headers['x-request-id'], 'till-7/txn-42', 'returned')
+  const lines = logs.filter(l => l.reqId === 'till-7/txn-42')
+  t.ok(lines.length >= 2, 'on every log line of the request')
+  for (const bad of ['x'.repeat(129), 'bad\u0001id', '']) {
+    const res = await app.inject({ method: 'GET', url: '/health', headers: { 'x-request-id': bad } })
+    t.match(res.headers['x-request-id'], /^[0-9a-f-]{36}$/, `${JSON.stringify(bad).slice(0, 12)} replaced`)
+  }
+  const made = await app.inject({ method: 'GET', url: '/nothing-here' })
+  t.match(made.headers['x-request-id'], /^[0-9a-f-]{36}$/, 'made when absent, on errors too')
+})
