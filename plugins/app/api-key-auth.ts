@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import { digestKeys, matchKey, presentedKey } from '../../lib/api-key.js'
-import { errorBody } from '../../lib/errors.js'
+import { HttpError, errorBody } from '../../lib/errors.js'
 import { KEY_PREFIX, type MerchantKey } from '../../lib/merchant-keys.js'
 
 declare module 'fastify' {
@@ -76,7 +76,11 @@ export default fp(async function apiKeyAuth (fastify) {
           request.merchant = merchant
           request.apiKeyId = `merchant:${merchant.id}`
           done()
-        }, err => { done(err as Error) })
+        }, err => {
+          // the store cannot answer (a database outage): the till should retry, not see a 500
+          request.log.warn({ err: { message: (err as Error).message } }, 'merchant key lookup failed')
+          done(new HttpError(503, 'Merchant keys cannot be checked right now; retry shortly.', 'api_error', 'merchant_keys_unavailable'))
+        })
         return
       }
       if (!configured) return done()

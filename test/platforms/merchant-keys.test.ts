@@ -250,3 +250,12 @@ t.test('without ADMIN_API_KEY the admin area answers 503, saying so', async t =>
   t.equal(res.statusCode, 503)
   t.match(res.json().error.message, /set ADMIN_API_KEY/)
 })
+
+t.test('a merchant key while the database cannot answer: 503 to retry, not a 500', async t => {
+  const { app } = await build(t, { env: { ADMIN_API_KEY: ADMIN } })
+  const { key } = await createKey(app, { account: 'acct_DOWN', label: 'db down' })
+  await app.store.db.destroy()
+  const res = await app.inject({ method: 'POST', url: '/connection_token', headers: { 'x-api-key': key } })
+  t.equal(res.statusCode, 503)
+  t.equal(res.body, 'Merchant keys cannot be checked right now; retry shortly.')
+})
