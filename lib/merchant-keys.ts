@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { hash, randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import type { Database } from './migrations.js'
 
@@ -22,7 +22,8 @@ export interface MerchantKey {
   revoked_at: string | null
 }
 
-export const hashKey = (key: string): string => createHash('sha256').update(key).digest('hex')
+// one-shot hash, as lib/api-key.ts: it runs on every merchant-key request
+export const hashKey = (key: string): string => hash('sha256', key, 'hex')
 
 const toKey = (row: Database['merchant_keys']): MerchantKey => {
   const { key_hash: _hash, charge, ...rest } = row
