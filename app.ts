@@ -4,8 +4,10 @@ import type { FastifyError, FastifyHttpOptions, FastifyInstance } from 'fastify'
 import type { Config } from './lib/config.js'
 import { commaList, configuredSecrets, loadConfig, readEnv } from './lib/config.js'
 import { describeError, errorBody, logOutcome, sendErrorBody } from './lib/errors.js'
-import { loggerOptions } from './lib/logger.js'
+import { AccessLog, loggerOptions } from './lib/logger.js'
 import config from './plugins/app/config.js'
+import tracing from './plugins/app/tracing.js'
+import metrics from './plugins/app/metrics.js'
 import connectionCap from './plugins/app/connection-cap.js'
 import redis from './plugins/app/redis.js'
 import store from './plugins/app/store.js'
@@ -25,6 +27,7 @@ import webhooks from './routes/webhooks/index.js'
 import apps from './routes/apps/index.js'
 import proxy from './routes/proxy/index.js'
 import admin from './routes/admin/index.js'
+import metricsRoute from './routes/metrics/index.js'
 
 const REQUEST_ID = /^[\x20-\x7e]{1,128}$/
 
@@ -43,6 +46,8 @@ export function serverOptions (cfg: Config, logStream?: NodeJS.WritableStream): 
   const trust = commaList(cfg.TRUST_PROXY)
   return {
     logger: loggerOptions(cfg.LOG_LEVEL, logStream, configuredSecrets(cfg)),
+    // one access line per request (and its metrics), not Fastify's two
+    logController: new AccessLog(),
     trustProxy: trust.length === 0 ? false : (trust.length === 1 && trust[0] === 'true' ? true : trust),
     // the JS demo sends `//connection_token` when its backend URL ends in '/'
     routerOptions: { ignoreDuplicateSlashes: true },
@@ -72,6 +77,9 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   const env = opts.env ?? readEnv()
   await fastify.register(config, { config: opts.config ?? loadConfig(env) })
 
+  // first: the request spans must wrap every hook and route registered after them
+  await fastify.register(tracing)
+  await fastify.register(metrics)
   await fastify.register(connectionCap)
   await fastify.register(redis)
   await fastify.register(store)
@@ -119,6 +127,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(webhooks)
   await fastify.register(proxy, { prefix: '/v1/apis/http' })
   await fastify.register(admin, { prefix: '/admin' })
+  await fastify.register(metricsRoute)
 
   // A 404 costs a scanner its rate limit too, from the same bucket as its other requests. The path
   // is echoed, but never a key put in it.

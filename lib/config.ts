@@ -65,7 +65,7 @@ export function deriveConfig (env: Env): Config {
 
 /** Every secret value the configuration holds, for masking wherever one might be echoed or logged. */
 export const configuredSecrets = (config: Config): string[] => [
-  ...config.apiKeys, ...config.adminKeys, ...config.appSecrets, ...config.webhookSecrets,
+  ...config.apiKeys, ...config.adminKeys, ...config.appSecrets, ...config.webhookSecrets, ...commaList(config.METRICS_TOKEN),
   ...[config.STRIPE_SECRET_KEY, config.STRIPE_TEST_SECRET_KEY, config.STRIPE_PROXY_KEY].filter((s): s is string => s !== undefined)
 ]
 

@@ -38,6 +38,9 @@ export const EnvSchema = Type.Object({
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), {
     default: 'info', description: 'pino log level'
   }),
+  METRICS_TOKEN: Str('Bearer token of GET /metrics; without it /metrics answers loopback callers only'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: Str('OTLP/HTTP base URL (the collector, e.g. http://otel-collector:4318): turns tracing on'),
+  OTEL_SERVICE_NAME: Str('service.name of the traces (default stripe-terminal-backend)'),
   DOCS_ENABLED: Type.Optional(Type.Boolean({ description: 'Swagger UI at /docs (default on in development)' }))
 })
 

@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { HttpError } from '../../lib/errors.js'
 import { checkInput } from '../../lib/input.js'
@@ -50,91 +51,100 @@ export default fp(async function appSignature (fastify) {
 
   fastify.decorate('appSignature', {
     async verify (request) {
-      if (secrets.length === 0) {
-        throw new HttpError(503, 'The Stripe Apps API is not configured: set STRIPE_APP_SECRET.', 'api_error', 'app_secret_missing')
-      }
-      const header = signatureHeader(request.headers['stripe-signature'])
-      if (header === undefined) {
-        throw unauthorized('Missing Stripe-Signature header: send exactly one, from fetchStripeSignature().', 'signature_missing')
-      }
-      const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
-      const t = signatureTimestamp(header) ?? 0
-      if (t > Math.floor(Date.now() / 1000) + FUTURE_SKEW_SECONDS) {
-        throw unauthorized('Signature timestamp is in the future: check the server clock.', 'signature_timestamp')
-      }
-      const verifies = (content: string | Buffer): string | undefined => signatureProblem(content, header, secrets)
-
-      let parsed: unknown
       try {
-        parsed = JSON.parse(raw.toString('utf8'))
-      } catch {
-        parsed = undefined
+        await verify(request)
+      } catch (err) {
+        if (err instanceof HttpError && err.statusCode === 401 && err.code !== null) fastify.metrics.appsSignatureFailure(err.code)
+        throw err
       }
-      const payload = parsed as Record<string, unknown>
-      const identified = typeof payload === 'object' && payload !== null && !Array.isArray(payload) &&
-        typeof payload.user_id === 'string' && payload.user_id.startsWith('usr_') &&
-        typeof payload.account_id === 'string' && payload.account_id.startsWith('acct_')
-
-      // (a) additional payload: the signature covers the exact raw body, so every field is signed.
-      // (b) Stripe's default payload: it covers `{"user_id","account_id"}` rebuilt from the body.
-      const bodyProblem = verifies(raw)
-      let signed: AppUser['signed'] = 'body'
-      if (bodyProblem !== undefined) {
-        const identity = JSON.stringify({ user_id: payload.user_id, account_id: payload.account_id })
-        const identityProblem = identified ? verifies(identity) : bodyProblem
-        if (identityProblem !== undefined) {
-          throw unauthorized(`Signature verification failed: ${bodyProblem} Sign the exact body you send ` +
-            '({...payload, user_id, account_id}, in that order), or send user_id and account_id as signed by fetchStripeSignature().',
-          'signature_invalid')
-        }
-        signed = 'identity'
-      }
-      if (parsed === undefined) throw unauthorized('The signed body is not JSON.', 'payload_invalid')
-      checkInput(parsed, { maxDepth: 16, maxKeys: 2000 })
-      if (!identified) {
-        throw unauthorized('The signed body must hold string user_id (usr_…) and account_id (acct_…).', 'payload_invalid')
-      }
-      if (signed === 'identity' && request.routeOptions.config.readOnly !== true) {
-        throw unauthorized('This route changes data, so every field must be signed: pass the fields to fetchStripeSignature(payload) ' +
-          'and send JSON.stringify({...payload, user_id, account_id}).', 'signature_identity_only')
-      }
-      // Roles and the nonce count only when signed: under the default payload they are not.
-      const roles = signed === 'body' && Array.isArray(payload.stripe_roles)
-        ? payload.stripe_roles.flatMap(r => {
-          const id = (r as { id?: unknown } | null)?.id
-          return typeof id === 'string' ? [id] : []
-        })
-        : []
-      const nonce = signed === 'body' ? payload.nonce : undefined
-      if (nonce !== undefined && (typeof nonce !== 'string' || nonce.length === 0 || nonce.length > 200)) {
-        throw unauthorized('nonce must be a string of 1 to 200 characters.', 'payload_invalid')
-      }
-
-      const userId = payload.user_id as string
-      const accountId = payload.account_id as string
-      // An account whose installation records are all uninstalled is refused.
-      const installs = await fastify.store.db.selectFrom('installations').select('status').where('account', '=', accountId).execute()
-      if (installs.length > 0 && !installs.some(i => i.status === 'installed')) {
-        throw new HttpError(403, 'The app is uninstalled on this account.', 'permission_error', 'app_uninstalled')
-      }
-      const needed = request.routeOptions.config.roles
-      if (needed !== undefined && !roles.some(r => needed.includes(r))) {
-        const message = `This action needs one of the roles ${needed.join(', ')}; sign stripe_roles with the request.`
-        throw new HttpError(403, message, 'permission_error', 'role_required')
-      }
-      // Single use within the tolerance window; stored, so every replica agrees.
-      if (typeof nonce === 'string') {
-        const res = await fastify.store.db.insertInto('nonces').values({
-          nonce: `${accountId}:${nonce}`,
-          account: accountId,
-          expires_at: new Date((t + TOLERANCE_SECONDS + FUTURE_SKEW_SECONDS) * 1000).toISOString()
-        }).onConflict(oc => oc.column('nonce').doNothing()).executeTakeFirst()
-        if (Number(res.numInsertedOrUpdatedRows ?? 0n) === 0) {
-          throw unauthorized('This signed request was already used (nonce replay).', 'nonce_replayed')
-        }
-      }
-      request.appUser = { userId, accountId, signed, roles, payload, ...(typeof nonce === 'string' ? { nonce } : {}) }
-      request.body = payload
     }
   })
-}, { name: 'app-signature', dependencies: ['config', 'store'], fastify: '5.x' })
+
+  async function verify (request: FastifyRequest): Promise<void> {
+    if (secrets.length === 0) {
+      throw new HttpError(503, 'The Stripe Apps API is not configured: set STRIPE_APP_SECRET.', 'api_error', 'app_secret_missing')
+    }
+    const header = signatureHeader(request.headers['stripe-signature'])
+    if (header === undefined) {
+      throw unauthorized('Missing Stripe-Signature header: send exactly one, from fetchStripeSignature().', 'signature_missing')
+    }
+    const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
+    const t = signatureTimestamp(header) ?? 0
+    if (t > Math.floor(Date.now() / 1000) + FUTURE_SKEW_SECONDS) {
+      throw unauthorized('Signature timestamp is in the future: check the server clock.', 'signature_timestamp')
+    }
+    const verifies = (content: string | Buffer): string | undefined => signatureProblem(content, header, secrets)
+
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(raw.toString('utf8'))
+    } catch {
+      parsed = undefined
+    }
+    const payload = parsed as Record<string, unknown>
+    const identified = typeof payload === 'object' && payload !== null && !Array.isArray(payload) &&
+      typeof payload.user_id === 'string' && payload.user_id.startsWith('usr_') &&
+      typeof payload.account_id === 'string' && payload.account_id.startsWith('acct_')
+
+    // (a) additional payload: the signature covers the exact raw body, so every field is signed.
+    // (b) Stripe's default payload: it covers `{"user_id","account_id"}` rebuilt from the body.
+    const bodyProblem = verifies(raw)
+    let signed: AppUser['signed'] = 'body'
+    if (bodyProblem !== undefined) {
+      const identity = JSON.stringify({ user_id: payload.user_id, account_id: payload.account_id })
+      const identityProblem = identified ? verifies(identity) : bodyProblem
+      if (identityProblem !== undefined) {
+        throw unauthorized(`Signature verification failed: ${bodyProblem} Sign the exact body you send ` +
+          '({...payload, user_id, account_id}, in that order), or send user_id and account_id as signed by fetchStripeSignature().',
+        'signature_invalid')
+      }
+      signed = 'identity'
+    }
+    if (parsed === undefined) throw unauthorized('The signed body is not JSON.', 'payload_invalid')
+    checkInput(parsed, { maxDepth: 16, maxKeys: 2000 })
+    if (!identified) {
+      throw unauthorized('The signed body must hold string user_id (usr_…) and account_id (acct_…).', 'payload_invalid')
+    }
+    if (signed === 'identity' && request.routeOptions.config.readOnly !== true) {
+      throw unauthorized('This route changes data, so every field must be signed: pass the fields to fetchStripeSignature(payload) ' +
+        'and send JSON.stringify({...payload, user_id, account_id}).', 'signature_identity_only')
+    }
+    // Roles and the nonce count only when signed: under the default payload they are not.
+    const roles = signed === 'body' && Array.isArray(payload.stripe_roles)
+      ? payload.stripe_roles.flatMap(r => {
+        const id = (r as { id?: unknown } | null)?.id
+        return typeof id === 'string' ? [id] : []
+      })
+      : []
+    const nonce = signed === 'body' ? payload.nonce : undefined
+    if (nonce !== undefined && (typeof nonce !== 'string' || nonce.length === 0 || nonce.length > 200)) {
+      throw unauthorized('nonce must be a string of 1 to 200 characters.', 'payload_invalid')
+    }
+
+    const userId = payload.user_id as string
+    const accountId = payload.account_id as string
+    // An account whose installation records are all uninstalled is refused.
+    const installs = await fastify.store.db.selectFrom('installations').select('status').where('account', '=', accountId).execute()
+    if (installs.length > 0 && !installs.some(i => i.status === 'installed')) {
+      throw new HttpError(403, 'The app is uninstalled on this account.', 'permission_error', 'app_uninstalled')
+    }
+    const needed = request.routeOptions.config.roles
+    if (needed !== undefined && !roles.some(r => needed.includes(r))) {
+      const message = `This action needs one of the roles ${needed.join(', ')}; sign stripe_roles with the request.`
+      throw new HttpError(403, message, 'permission_error', 'role_required')
+    }
+    // Single use within the tolerance window; stored, so every replica agrees.
+    if (typeof nonce === 'string') {
+      const res = await fastify.store.db.insertInto('nonces').values({
+        nonce: `${accountId}:${nonce}`,
+        account: accountId,
+        expires_at: new Date((t + TOLERANCE_SECONDS + FUTURE_SKEW_SECONDS) * 1000).toISOString()
+      }).onConflict(oc => oc.column('nonce').doNothing()).executeTakeFirst()
+      if (Number(res.numInsertedOrUpdatedRows ?? 0n) === 0) {
+        throw unauthorized('This signed request was already used (nonce replay).', 'nonce_replayed')
+      }
+    }
+    request.appUser = { userId, accountId, signed, roles, payload, ...(typeof nonce === 'string' ? { nonce } : {}) }
+    request.body = payload
+  }
+}, { name: 'app-signature', dependencies: ['config', 'store', 'metrics'], fastify: '5.x' })

@@ -1,13 +1,20 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import http from 'node:http'
 import https from 'node:https'
+import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import Stripe from 'stripe'
 import { NoStripeKeyError } from '../../lib/errors.js'
+import { ObservedHttpClient, type StripeAttempt } from '../../lib/stripe-http-client.js'
 import { VERSION } from '../../lib/version.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     stripe: StripeAccess
+  }
+  interface FastifyRequest {
+    /** Stripe's `request-id` of each attempt this request made, for its access line */
+    stripeRequestIds: string[] | undefined
   }
 }
 
@@ -31,12 +38,26 @@ export function baseOptions (base: string): Pick<Stripe.StripeConfig, 'host' | '
 /**
  * One Stripe client, built on first use so the service starts without a key (the Terminal routes
  * then answer the original backend's texts). API version pinned; timeout and retries from config.
+ * Each attempt is counted, timed and (when tracing) a span; its Stripe request id is kept on the
+ * request that made it, found through the async context its handler runs in.
  */
 export default fp(async function stripePlugin (fastify) {
   const { config } = fastify
   const base = baseOptions(config.STRIPE_API_BASE)
   const agent = base.protocol === 'http' ? new http.Agent({ keepAlive: true }) : new https.Agent({ keepAlive: true })
   let client: Stripe | undefined
+
+  const current = new AsyncLocalStorage<FastifyRequest>()
+  fastify.decorateRequest('stripeRequestIds', undefined)
+  fastify.addHook('preHandler', (request, _reply, done) => { current.run(request, done) })
+  const observe = (attempt: StripeAttempt): void => {
+    fastify.metrics.stripeAttempt(attempt)
+    const request = current.getStore()
+    if (request === undefined) return
+    if (attempt.requestId !== undefined) (request.stripeRequestIds ??= []).push(attempt.requestId)
+    request.log.debug({ stripe: attempt }, 'stripe attempt')
+  }
+  const httpClient = new ObservedHttpClient(Stripe.createNodeHttpClient(agent), config.STRIPE_MAX_RETRIES, observe, fastify.tracer)
 
   fastify.decorate('stripe', {
     key: config.stripeKey,
@@ -49,11 +70,11 @@ export default fp(async function stripePlugin (fastify) {
         ...base,
         timeout: config.STRIPE_TIMEOUT_MS,
         maxNetworkRetries: config.STRIPE_MAX_RETRIES,
-        httpAgent: agent,
+        httpClient,
         appInfo: { name: 'stripe-terminal-backend', version: VERSION }
       })
       return client
     }
   })
   fastify.addHook('onClose', async () => { agent.destroy() })
-}, { name: 'stripe', dependencies: ['config'], fastify: '5.x' })
+}, { name: 'stripe', dependencies: ['config', 'metrics', 'tracing'], fastify: '5.x' })

@@ -59,6 +59,8 @@ const proxy: FastifyPluginAsync = async (fastify) => {
   const handler = async (request: FastifyRequest<{ Params: { adapter: string } }>, reply: FastifyReply): Promise<FastifyReply> => {
     const adapter = fastify.proxyAdapters.get(request.params.adapter)
     if (adapter === undefined) return refuse(reply, 404, `Unknown adapter: ${request.params.adapter.slice(0, 64)}`)
+    // counted by adapter (a configured name) and the status answered, once the adapter is known
+    reply.raw.once('close', () => { fastify.metrics.proxied(adapter.name, reply.statusCode) })
     const raw = request.raw.url ?? ''
     const q = raw.indexOf('?')
     const rawPath = q === -1 ? raw : raw.slice(0, q)

@@ -21,8 +21,16 @@ const TARPIT_MS = 250
  * STRIPE_WEBHOOK_SECRET (account endpoint, Connect endpoint, `stripe listen`), each event handled
  * exactly once. No CORS, no API key, no rate limit, hidden from the public docs.
  */
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** the verified event's type, for the metrics of a delivery whose handling fails */
+    webhookType: string | undefined
+  }
+}
+
 const webhooks: FastifyPluginAsync = async (fastify) => {
   useRawBody(fastify, WEBHOOK_BODY_LIMIT)
+  fastify.decorateRequest('webhookType', undefined)
   const secrets = fastify.config.webhookSecrets
   const failures = new FailureLimiter(60_000)
   const fail = (reply: FastifyReply, status: number, message: string): FastifyReply =>
@@ -38,6 +46,8 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
     if (request.method !== 'POST') return done()
     const { failures: failed, resetInSeconds } = failures.count(request.ip)
     const refuse = (status: number, message: string): void => {
+      if (status === 429) fastify.metrics.rateLimited(request)
+      else fastify.metrics.webhook('', status === 400 ? 'bad_signature' : 'refused')
       // what counts is failing to authenticate; a signed event we cannot handle does not
       if (status !== 503 && status !== 429) failures.fail(request.ip)
       const socket = request.raw.socket
@@ -72,6 +82,7 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
     const reason = signatureProblem(payload, header, secrets)
     if (reason !== undefined) {
       failures.fail(request.ip)
+      fastify.metrics.webhook('', 'bad_signature')
       request.log.warn({ reason }, 'webhook signature verification failed')
       return fail(reply, 400, `Webhook signature verification failed: ${reason}`)
     }
@@ -79,14 +90,18 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
     try {
       event = JSON.parse(payload.toString('utf8')) as Stripe.Event
     } catch {
+      fastify.metrics.webhook('', 'invalid')
       return fail(reply, 400, 'The signed payload is not a Stripe event.')
     }
     const problem = eventProblem(event)
     if (problem !== undefined) {
+      fastify.metrics.webhook('', 'invalid')
       request.log.warn({ problem }, 'a well-signed event that does not fit')
       return fail(reply, 400, `The signed payload is not a Stripe event this service can handle (${problem}).`)
     }
+    request.webhookType = event.type
     const outcome = await fastify.webhookEvents.process(event)
+    fastify.metrics.webhook(event.type, outcome)
     request.log.info({ event: event.id, type: event.type, livemode: event.livemode, outcome }, 'webhook event')
     return reply.send(outcome === 'duplicate' ? { received: true, duplicate: true } : { received: true })
   }
@@ -104,6 +119,7 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
 
   fastify.setErrorHandler(function webhookErrors (error: Error, request, reply) {
     const outcome = describeError(error)
+    fastify.metrics.webhook(request.webhookType ?? '', outcome.internal ? 'failed' : 'refused')
     if (!outcome.internal) return fail(reply, outcome.status, outcome.message)
     // The transaction rolled back: nothing of this event was kept, so Stripe's redelivery is handled in full.
     request.log.error({ err: error }, 'webhook handling failed')

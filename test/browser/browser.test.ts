@@ -99,7 +99,7 @@ t.test('a till page on an allowed origin: the preflight passes and the answers a
   t.equal(out.pi?.status, 200)
   t.match(out.pi?.body, { intent: /^pi_/, secret: /_secret_/ })
   t.equal(fake.callsTo('POST', '/v1/payment_intents')[0]?.params.amount, '1234')
-  const preflight = logs.find(l => l.req?.method === 'OPTIONS' && l.req?.url === '/connection_token')
+  const preflight = logs.find(l => l.msg === 'request' && l.method === 'OPTIONS' && l.path === '/connection_token')
   t.ok(preflight, 'the browser sent a preflight first (the X-API-Key header needs one)')
 })
 
@@ -126,7 +126,7 @@ t.test('the same till page on a disallowed origin is blocked, and nothing reache
   // helmet's Cross-Origin-Resource-Policy makes the browser drop even the opaque answer
   t.equal(sent.noCors, 'TypeError: Failed to fetch', 'the no-cors POST gets no answer')
   t.equal(sent.submitted, true, 'the form was submitted')
-  const arrived = logs.filter(l => l.msg === 'request completed' && l.res?.statusCode === 403)
+  const arrived = logs.filter(l => l.msg === 'request' && l.status === 403)
   t.equal(arrived.length, 2, 'both requests reached the service, without a preflight, and were refused 403')
   t.equal(fake.calls.length, 0, 'nothing reached Stripe: no token, no PaymentIntent')
 })
