@@ -18,6 +18,7 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10)
 /** run only the scenarios whose name contains this text */
 const ONLY = process.env.BENCH_ONLY ?? ''
+const COMPARE_METRICS = process.env.BENCH_COMPARE === 'metrics'
 
 interface Started { port: number, child: ChildProcess, merchantKey?: string }
 async function start (role: string, env: Record<string, string> = {}): Promise<Started> {
@@ -99,11 +100,15 @@ const base = { STRIPE_API_BASE: `http://127.0.0.1:${fake.port}` }
 const rows: string[] = []
 try {
   for (const s of scenarios.filter(s => s.name.includes(ONLY))) {
-    const servers = { bare: await start('bare', base), service: await start('service', base) }
+    // BENCH_COMPARE=metrics: the baseline is the service itself with its metrics not recorded
+    const baseline = COMPARE_METRICS ? start('service', { ...base, BENCH_METRICS: 'off' }) : start('bare', base)
+    const servers = { bare: await baseline, service: await start('service', base) }
     const keyOf = (server: { merchantKey?: string }): string | undefined => s.merchant === true ? server.merchantKey : undefined
     for (const server of Object.values(servers)) await autocannon({ ...options(server.port, s, keyOf(server)), duration: 3 }) // warm-up
     const runs: Record<'bare' | 'service', Result[]> = { bare: [], service: [] }
     const ratios: number[] = []
+    /** CPU µs/req the service spends over its baseline, per round */
+    const added: number[] = []
     for (let round = 0; round < ROUNDS; round++) {
       // ABBA order, so a drift in machine speed does not favour either side
       for (const role of round % 2 === 0 ? (['bare', 'service'] as const) : (['service', 'bare'] as const)) {
@@ -112,6 +117,7 @@ try {
         runs[role].push(r)
       }
       ratios.push(runs.service[round]!.rps / runs.bare[round]!.rps)
+      added.push((runs.service[round]!.cpuPerRequest ?? NaN) - (runs.bare[round]!.cpuPerRequest ?? NaN))
     }
     for (const server of Object.values(servers)) server.child.kill('SIGTERM')
     const pct = (ratio: number): string => `${(ratio * 100).toFixed(0)}%`
@@ -127,7 +133,8 @@ try {
     rows.push(
       `| ${s.name} | ${bare.rps.toFixed(0)} | ${bare.p99} | ${bare.cpu.toFixed(0)} ` +
         `| ${service.rps.toFixed(0)} | ${service.p99} | ${service.cpu.toFixed(0)} ` +
-        `| ${pct(median(ratios))} (${pct(Math.min(...ratios))}–${pct(Math.max(...ratios))}) | ${bare.errors + service.errors} |`
+        `| ${pct(median(ratios))} (${pct(Math.min(...ratios))}–${pct(Math.max(...ratios))}) ` +
+        `| ${median(added).toFixed(1)} | ${bare.errors + service.errors} |`
     )
   }
 } finally {
@@ -137,9 +144,10 @@ console.log(
   `\nmedians of ${ROUNDS} rounds of ${DURATION}s slices (ABBA order, after a 3s warm-up each), ` +
     `${CONNECTIONS} connections, node ${process.version}\n`
 )
+if (COMPARE_METRICS) console.log('"bare" below is the service with its metrics not recorded (BENCH_COMPARE=metrics)\n')
 console.log(
   '| scenario | bare req/s | bare p99 ms | bare CPU µs/req | service req/s | service p99 ms | service CPU µs/req ' +
-    '| service / bare req/s: median of the rounds (range) | errors |'
+    '| service / bare req/s: median of the rounds (range) | CPU µs/req added: median of the rounds | errors |'
 )
-console.log('|---|---|---|---|---|---|---|---|---|')
+console.log('|---|---|---|---|---|---|---|---|---|---|')
 for (const r of rows) console.log(r)

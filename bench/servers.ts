@@ -4,6 +4,7 @@
  *   service  this service, as in production: API key, CORS allowlist, helmet, rate limit, validation;
  *            it also prints a merchant key it made, for the merchant scenario
  *   bare     a bare Fastify + stripe-node server making the same Stripe calls (the baseline)
+ *            (BENCH_METRICS=off on `service`: the same service with its metrics not recorded)
  * Each prints `READY <port>` when listening.
  */
 import Fastify from 'fastify'
@@ -44,6 +45,12 @@ if (role === 'fake') {
   const config = loadConfig(env)
   const server = Fastify(serverOptions(config, process.stdout))
   await server.register(fp(app), { config, env })
+  if (process.env.BENCH_METRICS === 'off') {
+    // the same service with nothing recorded: what the metrics cost is the difference
+    const off = (): void => {}
+    const recorders = ['request', 'stripeAttempt', 'webhook', 'appsSignatureFailure', 'rateLimited', 'proxied'] as const
+    for (const name of recorders) server.metrics[name] = off
+  }
   await server.listen({ port: 0, host: '127.0.0.1' })
   // a merchant key (direct charges on a connected account) for the merchant scenario
   const merchant = await server.merchantKeys.create({ account: 'acct_bench', label: 'bench' })

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { parse } from 'yaml'
 import { EnvSchema } from '../../schemas/env.js'
+import { build } from '../helper.js'
 
 const read = (f: string): string => readFileSync(f, 'utf8')
 
@@ -71,4 +72,35 @@ t.test('Render, Heroku', async t => {
 t.test("the version is defined once, and it is package.json's", async t => {
   const { VERSION } = await import('../../lib/version.js')
   t.equal(VERSION, (JSON.parse(read('package.json')) as { version: string }).version)
+})
+
+t.test("observability profile: Prometheus scrapes /metrics with the app's token; the dashboard queries real metrics", async t => {
+  const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, any> }
+  const s = compose.services
+  for (const name of ['prometheus', 'grafana']) t.same(s[name].profiles, ['observability'], `${name} in the observability profile`)
+  const prometheus = parse(read('deploy/prometheus/prometheus.yml')) as { scrape_configs: Array<Record<string, any>> }
+  const job = prometheus.scrape_configs[0]!
+  t.equal(job.metrics_path, '/metrics')
+  t.same(job.static_configs[0].targets, ['app:4567'])
+  const token = /:-([^}]+)\}$/.exec(s.app.environment.METRICS_TOKEN)?.[1]
+  t.equal(job.authorization.credentials, token, "the scrape presents the app's default METRICS_TOKEN")
+  t.ok(s.prometheus.volumes.some((v: string) => v.startsWith('./deploy/prometheus/prometheus.yml:')))
+
+  // every metric a panel queries is one the service exposes (read off a live scrape)
+  const { app } = await build(t, { env: { METRICS_TOKEN: token } })
+  const scrape = await app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${token}` } })
+  t.equal(scrape.statusCode, 200, 'the scrape as Prometheus makes it')
+  const exposed = new Set([...scrape.body.matchAll(/^# TYPE (\S+) (\S+)$/gm)].flatMap(([, name, type]) =>
+    type === 'histogram' ? [`${name}_bucket`, `${name}_count`, `${name}_sum`] : [name!]))
+  const dashboard = JSON.parse(read('deploy/grafana/stripe-terminal-backend.json')) as { panels: Array<Record<string, any>> }
+  t.ok(dashboard.panels.length >= 8)
+  for (const panel of dashboard.panels) {
+    t.ok(panel.description.length > 20, `${panel.title}: described`)
+    for (const target of panel.targets) {
+      const names = [...target.expr.matchAll(/\b([a-z][a-z0-9_]+_(?:total|seconds|bucket|count|sum))\b/g)].map(m => m[1])
+      t.ok(names.length > 0, `${panel.title}: queries a metric`)
+      for (const n of names) t.ok(exposed.has(n), `${panel.title}: ${n} is exposed`)
+    }
+  }
+  t.ok(s.grafana.volumes.some((v: string) => v.startsWith('./deploy/grafana/stripe-terminal-backend.json:')), 'Grafana loads the dashboard')
 })
