@@ -19,14 +19,17 @@ export function matchKey (presented: string, keys: readonly Buffer[]): number {
 
 export const digestKeys = (keys: readonly string[]): Buffer[] => keys.map(digest)
 
+type Headers = Record<string, string | string[] | undefined>
+
+/** The token of `Authorization: Bearer …`, if that is what the header holds. */
+export function bearerToken (headers: Headers): string | undefined {
+  const auth = headers.authorization
+  return typeof auth === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(auth)?.[1] : undefined
+}
+
 /** Reads the key from `X-API-Key` or `Authorization: Bearer …`; never from the query string. */
-export function presentedKey (headers: Record<string, string | string[] | undefined>): string | undefined {
+export function presentedKey (headers: Headers): string | undefined {
   const x = headers['x-api-key']
   if (typeof x === 'string' && x !== '') return x
-  const auth = headers.authorization
-  if (typeof auth === 'string') {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth)
-    if (m) return m[1]
-  }
-  return undefined
+  return bearerToken(headers)
 }

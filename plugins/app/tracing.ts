@@ -32,9 +32,10 @@ export default fp(async function tracing (fastify) {
     import('@opentelemetry/exporter-trace-otlp-http'), import('@opentelemetry/resources'), import('@fastify/otel')
   ])
   const name = fastify.config.OTEL_SERVICE_NAME ?? 'stripe-terminal-backend'
+  const url = tracesUrl(endpoint)
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': name, 'service.version': VERSION }),
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: tracesUrl(endpoint) }), { scheduledDelayMillis: 1000 })]
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url }), { scheduledDelayMillis: 1000 })]
   })
   // the process-wide context manager (async context) and W3C propagator the instrumentation uses
   provider.register()
@@ -59,5 +60,5 @@ export default fp(async function tracing (fastify) {
   })
   fastify.decorate('tracer', provider.getTracer('stripe-terminal-backend', VERSION))
   fastify.addHook('onClose', async () => { await provider.shutdown() })
-  fastify.log.info({ endpoint: tracesUrl(endpoint) }, 'tracing: exporting spans over OTLP/HTTP')
+  fastify.log.info({ endpoint: url }, 'tracing: exporting spans over OTLP/HTTP')
 }, { name: 'tracing', dependencies: ['config'], fastify: '5.x' })

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
-import { digestKeys, matchKey } from '../../lib/api-key.js'
+import { bearerToken, digestKeys, matchKey } from '../../lib/api-key.js'
 import { commaList } from '../../lib/config.js'
 import { errorBody } from '../../lib/errors.js'
 
@@ -21,8 +21,8 @@ const metrics: FastifyPluginAsync = async (fastify) => {
 
   fastify.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
     if (tokens.length > 0) {
-      const m = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')
-      if (m === null || matchKey(m[1]!, tokens) === -1) {
+      const token = bearerToken(request.headers)
+      if (token === undefined || matchKey(token, tokens) === -1) {
         return reply.code(401).header('www-authenticate', 'Bearer realm="metrics"')
           .send(errorBody({ type: 'authentication_error', message: 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN>.' }))
       }
