@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
-import { digestKeys, matchKey, presentedKey } from '../../lib/api-key.js'
+import { KeySet, presentedKey } from '../../lib/api-key.js'
 import { HttpError, errorBody } from '../../lib/errors.js'
 import { KEY_PREFIX, type MerchantKey } from '../../lib/merchant-keys.js'
 
@@ -34,9 +34,8 @@ function unauthorized (reply: FastifyReply, message: string): FastifyReply {
 
 /** API-key authentication that a route area opts into with `addHook('onRequest', fastify.apiKeys.require)`. */
 export default fp(async function apiKeyAuth (fastify) {
-  const digests = digestKeys(fastify.config.apiKeys)
-  const ids = digests.map(d => d.toString('hex').slice(0, 16))
-  const configured = digests.length > 0
+  const keys = new KeySet(fastify.config.apiKeys)
+  const configured = keys.size > 0
   if (!configured) {
     fastify.log.warn('API_KEY is not set: the Terminal API is open to anyone who can reach it (development only)')
   }
@@ -52,8 +51,8 @@ export default fp(async function apiKeyAuth (fastify) {
       const merchant = request.merchant ?? fastify.merchantKeys.peek(key)
       return merchant === undefined ? null : (request.apiKeyId = `merchant:${merchant.id}`)
     }
-    const index = key === undefined || !configured ? -1 : matchKey(key, digests)
-    request.apiKeyId = index === -1 ? null : ids[index]!
+    const index = key === undefined ? -1 : keys.match(key)
+    request.apiKeyId = index === -1 ? null : keys.ids[index]!
     return request.apiKeyId
   }
 

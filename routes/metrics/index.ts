@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
-import { bearerToken, digestKeys, matchKey } from '../../lib/api-key.js'
+import { KeySet, bearerToken } from '../../lib/api-key.js'
 import { commaList } from '../../lib/config.js'
 import { errorBody } from '../../lib/errors.js'
 
@@ -16,13 +16,13 @@ const direct = (request: FastifyRequest): boolean =>
  * be refused by the limit it watches), no CORS, hidden from the public docs.
  */
 const metrics: FastifyPluginAsync = async (fastify) => {
-  const tokens = digestKeys(commaList(fastify.config.METRICS_TOKEN))
+  const tokens = new KeySet(commaList(fastify.config.METRICS_TOKEN))
   const { registry } = fastify.metrics
 
   fastify.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
-    if (tokens.length > 0) {
+    if (tokens.size > 0) {
       const token = bearerToken(request.headers)
-      if (token === undefined || matchKey(token, tokens) === -1) {
+      if (token === undefined || tokens.match(token) === -1) {
         return reply.code(401).header('www-authenticate', 'Bearer realm="metrics"')
           .send(errorBody({ type: 'authentication_error', message: 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN>.' }))
       }

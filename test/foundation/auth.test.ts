@@ -1,5 +1,7 @@
 import t from 'tap'
+import { createHash } from 'node:crypto'
 import { build } from '../helper.js'
+import { KeySet } from '../../lib/api-key.js'
 
 const KEY_A = 'a'.repeat(40)
 const KEY_B = 'b'.repeat(40)
@@ -17,6 +19,9 @@ t.test('API keys: rotation, wrong keys, where a key may come from', async t => {
     ['wrong key of the same length', { 'x-api-key': 'c'.repeat(40) }],
     ['wrong key of another length', { 'x-api-key': 'c'.repeat(7) }],
     ['a prefix of a valid key', { 'x-api-key': KEY_A.slice(0, 39) }],
+    ['a valid key with more after it', { 'x-api-key': `${KEY_A}a` }],
+    ['a valid key with a multibyte character after it', { 'x-api-key': `${KEY_A}\u00e9` }],
+    ['a valid key with NUL bytes after it', { 'x-api-key': `${KEY_A.slice(0, 39)}\u0000` }],
     ['Basic instead of Bearer', { authorization: `Basic ${KEY_A}` }]
   ] as Array<[string, Record<string, string>]>) {
     const res = await post(headers)
@@ -37,4 +42,19 @@ t.test('development with no API_KEY leaves the Terminal API open, with a boot wa
     logs.some(l => l.level === 40 && /API_KEY is not set/.test(l.msg)),
     'warned at boot'
   )
+})
+
+t.test('KeySet: exact matches only, in constant time against fixed-width copies; ids are the SHA-256 fingerprints', async t => {
+  const short = 'k'.repeat(32)
+  const keys = new KeySet([KEY_A, short, 'ключ'.repeat(8)])
+  t.equal(keys.match(KEY_A), 0)
+  t.equal(keys.match(short), 1, 'a shorter key among longer ones')
+  t.equal(keys.match('ключ'.repeat(8)), 2, 'a multibyte key')
+  for (const wrong of ['', short.slice(1), `${short}\u0000`, `${short}k`, KEY_A.slice(0, 32), 'x'.repeat(10_000), 'ключ'.repeat(7)]) {
+    t.equal(keys.match(wrong), -1, `${JSON.stringify(wrong).slice(0, 20)} refused`)
+  }
+  t.equal(keys.match(short), 1, 'the scratch buffer of a long refused key leaves no trace')
+  t.same(keys.ids, [KEY_A, short, 'ключ'.repeat(8)].map(k => createHash('sha256').update(k).digest('hex').slice(0, 16)),
+    'the ids logs and rate limits have always used')
+  t.equal(new KeySet([]).match(''), -1, 'no keys match nothing')
 })
