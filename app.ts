@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Server } from 'node:http'
 import type { FastifyError, FastifyHttpOptions, FastifyInstance } from 'fastify'
+import type { DestinationStream } from 'pino'
 import type { Config } from './lib/config.js'
 import { commaList, configuredSecrets, loadConfig, readEnv } from './lib/config.js'
 import { describeError, errorBody, logOutcome, sendErrorBody } from './lib/errors.js'
@@ -42,7 +43,7 @@ export interface AppOptions {
 }
 
 /** Fastify factory options; server.ts and the tests build the server with the same ones. */
-export function serverOptions (cfg: Config, logStream?: NodeJS.WritableStream): FastifyHttpOptions<Server> {
+export function serverOptions (cfg: Config, logStream?: DestinationStream): FastifyHttpOptions<Server> {
   const trust = commaList(cfg.TRUST_PROXY)
   return {
     logger: loggerOptions(cfg.LOG_LEVEL, logStream, configuredSecrets(cfg)),

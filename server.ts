@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import closeWithGrace from 'close-with-grace'
 import app, { serverOptions } from './app.js'
 import { loadConfig, readEnv, shutdownGraceMs } from './lib/config.js'
+import { bufferedStdout } from './lib/logger.js'
 
 const env = readEnv()
 let config
@@ -13,7 +14,9 @@ try {
   process.exit(1)
 }
 
-const server = Fastify(serverOptions(config))
+// a person at a terminal reads pino-pretty's lines; a log collector gets them buffered
+const logs = process.stdout.isTTY === true ? undefined : bufferedStdout()
+const server = Fastify(serverOptions(config, logs))
 server.register(fp(app), { config, env })
 
 // SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close the store and Redis, exit 0.
@@ -26,6 +29,8 @@ closeWithGrace({ delay: grace }, async ({ signal, err }) => {
 
 try {
   await server.listen({ host: config.HOST, port: config.PORT })
+  // the log is buffered: say "listening" now, not within the second
+  logs?.flush()
 } catch (err) {
   // A failed production checklist lands here: print it plainly, without values.
   server.log.fatal({ err: { message: (err as Error).message } }, 'boot refused')
