@@ -1,11 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
-import http from 'node:http'
-import https from 'node:https'
 import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import Stripe from 'stripe'
 import { NoStripeKeyError } from '../../lib/errors.js'
 import { ObservedHttpClient, type StripeAttempt } from '../../lib/stripe-http-client.js'
+import { UndiciHttpClient, stripeAgent } from '../../lib/undici-http-client.js'
 import { VERSION } from '../../lib/version.js'
 
 declare module 'fastify' {
@@ -38,13 +37,14 @@ export function baseOptions (base: string): Pick<Stripe.StripeConfig, 'host' | '
 /**
  * One Stripe client, built on first use so the service starts without a key (the Terminal routes
  * then answer the original backend's texts). API version pinned; timeout and retries from config.
- * Each attempt is counted, timed and (when tracing) a span; its Stripe request id is kept on the
- * request that made it, found through the async context its handler runs in.
+ * Calls go over undici (lib/undici-http-client.ts), a bounded keep-alive pool. Each attempt is
+ * counted, timed and (when tracing) a span; its Stripe request id is kept on the request that
+ * made it, found through the async context its handler runs in.
  */
 export default fp(async function stripePlugin (fastify) {
   const { config } = fastify
   const base = baseOptions(config.STRIPE_API_BASE)
-  const agent = base.protocol === 'http' ? new http.Agent({ keepAlive: true }) : new https.Agent({ keepAlive: true })
+  const agent = stripeAgent(config.STRIPE_TIMEOUT_MS)
   let client: Stripe | undefined
 
   const current = new AsyncLocalStorage<FastifyRequest>()
@@ -57,7 +57,7 @@ export default fp(async function stripePlugin (fastify) {
     if (attempt.requestId !== undefined) (request.stripeRequestIds ??= []).push(attempt.requestId)
     request.log.debug({ stripe: attempt }, 'stripe attempt')
   }
-  const httpClient = new ObservedHttpClient(Stripe.createNodeHttpClient(agent), config.STRIPE_MAX_RETRIES, observe, fastify.tracer)
+  const httpClient = new ObservedHttpClient(new UndiciHttpClient(agent), config.STRIPE_MAX_RETRIES, observe, fastify.tracer)
 
   fastify.decorate('stripe', {
     key: config.stripeKey,
@@ -76,5 +76,5 @@ export default fp(async function stripePlugin (fastify) {
       return client
     }
   })
-  fastify.addHook('onClose', async () => { agent.destroy() })
+  fastify.addHook('onClose', async () => { await agent.destroy() })
 }, { name: 'stripe', dependencies: ['config', 'metrics', 'tracing'], fastify: '5.x' })

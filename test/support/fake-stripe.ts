@@ -34,6 +34,8 @@ export type Reply = {
   reset?: boolean
   /** never answer (until the server stops) */
   hang?: boolean
+  /** send the status, headers and half the body, then: `stall` never finish, `cut` destroy the socket */
+  partial?: 'stall' | 'cut'
 }
 
 interface Override {
@@ -293,6 +295,8 @@ export class FakeStripe {
   readonly specViolations: string[] = []
   private readonly overrides: Override[] = []
   private readonly sockets = new Set<Socket>()
+  /** TCP connections accepted since start: keep-alive reuse shows as fewer connections than calls */
+  connectionsAccepted = 0
   private readonly server = http.createServer((req, res) => {
     this.handle(req, res)
   })
@@ -304,6 +308,7 @@ export class FakeStripe {
   async start (): Promise<this> {
     this.server.on('connection', s => {
       this.sockets.add(s)
+      this.connectionsAccepted++
       s.on('close', () => this.sockets.delete(s))
     })
     await new Promise<void>(resolve => this.server.listen(0, '127.0.0.1', resolve))
@@ -321,6 +326,11 @@ export class FakeStripe {
     const re = typeof path === 'string' ? new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) : path
     this.overrides.push({ method, path: re, reply, times })
     return this
+  }
+
+  /** TCP connections open now */
+  get openConnections (): number {
+    return this.sockets.size
   }
 
   /** The calls to one method and path (exact, or a regular expression). */
@@ -395,9 +405,16 @@ export class FakeStripe {
       res.writeHead(reply.status ?? 200, {
         'content-type': 'application/json',
         'request-id': `req_${randomBytes(7).toString('hex')}`,
+        // a partial body is one the client can tell is short
+        ...(reply.partial === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }),
         ...reply.headers
       })
-      res.end(body)
+      if (reply.partial === undefined) {
+        res.end(body)
+        return
+      }
+      res.write(body.slice(0, Math.ceil(body.length / 2)))
+      if (reply.partial === 'cut') setTimeout(() => res.socket?.destroy(), 20)
     }
     if ((reply.delayMs ?? 0) > 0) setTimeout(write, reply.delayMs)
     else write()
