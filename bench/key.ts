@@ -1,2 +1,15 @@
 /** The API key the benchmark's service requires and its load generator sends. */
 export const BENCH_KEY = 'bench-key-0123456789abcdef0123456789'
+
+/** the environment of the service in the benchmark (also run as server.ts for the cold start) */
+export const serviceEnv = (base: string): Record<string, string> => ({
+  STRIPE_TEST_SECRET_KEY: 'sk_test_bench',
+  STRIPE_API_BASE: base,
+  STRIPE_MAX_RETRIES: '0',
+  STRIPE_PROXY_KEY: 'rk_test_bench',
+  API_KEY: BENCH_KEY,
+  ALLOWED_ORIGINS: 'https://pos.example.com',
+  RATE_LIMIT_MAX: '1000000000',
+  DATABASE_URL: 'sqlite::memory:',
+  LOG_LEVEL: process.env.LOG_LEVEL ?? 'info'
+})

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: autocannon against this service and a bare Fastify + stripe-node baseline,
- * side by side in one run, each in its own process, both calling the same fake Stripe.
- * Prints a Markdown table of requests/s, p99 latency and the service/bare ratio.
+ * side by side in one run, each in its own process, both calling the same fake Stripe; then the
+ * cold start of each (spawn to first 200). Prints Markdown tables.
  *
  * This machine's speed drifts by a third within a minute (shared cores), so one long run of each
  * says little. Both servers stay up, warmed, and take turns in short slices (bare, service,
@@ -11,29 +11,41 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import autocannon from 'autocannon'
-import { BENCH_KEY } from './key.js'
+import { request } from 'undici'
+import { BENCH_KEY, serviceEnv } from './key.js'
 
+const list = (v: string): string[] => v.split(',').map(x => x.trim()).filter(x => x !== '')
 const DURATION = Number(process.env.BENCH_SECONDS ?? 3)
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10)
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10)
+const CONNECTIONS = list(process.env.BENCH_CONNECTIONS ?? '10,100').map(Number)
+const LEVELS = list(process.env.BENCH_LOG_LEVELS ?? 'warn,info')
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8)
+/** cold starts of each server (alternating); 0 skips the measure */
+const STARTS = Number(process.env.BENCH_STARTS ?? 5)
 /** run only the scenarios whose name contains this text */
 const ONLY = process.env.BENCH_ONLY ?? ''
 const COMPARE_METRICS = process.env.BENCH_COMPARE === 'metrics'
+/** another build's compiled `bench/servers.js`: its service is the baseline (what a change was worth) */
+const BASELINE = process.env.BENCH_BASELINE
+const SERVERS = new URL('./servers.js', import.meta.url).pathname
 
 interface Started { port: number, child: ChildProcess, merchantKey?: string }
-async function start (role: string, env: Record<string, string> = {}): Promise<Started> {
+async function start (role: string, env: Record<string, string> = {}, script = SERVERS): Promise<Started> {
   // the compiled build, as in production (no TypeScript loader, no source-mapped stacks)
-  const child = spawn(process.execPath, [new URL('./servers.js', import.meta.url).pathname, role], {
+  const child = spawn(process.execPath, [script, role], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   const [port, merchantKey] = await new Promise<[number, string | undefined]>((resolve, reject) => {
     let out = ''
-    child.stdout!.on('data', d => {
+    const ready = (d: Buffer): void => {
       out += String(d)
       const m = /READY (\d+)(?: (\S+))?\n/.exec(out)
-      if (m) resolve([Number(m[1]), m[2]])
-    })
+      if (m === null) return
+      // from here on the service's log lines are read and dropped, as a log collector would
+      child.stdout!.off('data', ready).on('data', () => {})
+      resolve([Number(m[1]), m[2]])
+    }
+    child.stdout!.on('data', ready)
     child.on('exit', code => reject(new Error(`${role} exited ${code}`)))
   })
   return { port, child, ...(merchantKey === undefined ? {} : { merchantKey }) }
@@ -46,18 +58,22 @@ interface Scenario {
   body?: string
   /** the service is called with its merchant key instead of the platform's API key */
   merchant?: boolean
+  /** measured at every connection count and log level (else once: the first count, the last level) */
+  matrix?: boolean
 }
 const scenarios: Scenario[] = [
-  { name: 'POST /connection_token', method: 'POST', path: '/connection_token' },
-  { name: 'POST /connection_token (merchant key, direct)', method: 'POST', path: '/connection_token', merchant: true },
+  { name: 'POST /connection_token', method: 'POST', path: '/connection_token', matrix: true },
   {
     name: 'POST /create_payment_intent (form body)',
     method: 'POST',
     path: '/create_payment_intent',
-    body: 'amount=1000&currency=usd&payment_method_types[]=card_present'
+    body: 'amount=1000&currency=usd&payment_method_types[]=card_present',
+    matrix: true
   },
+  { name: 'POST /connection_token (merchant key, direct)', method: 'POST', path: '/connection_token', merchant: true },
   { name: 'GET /v1/apis/http/stripe/v1/customers (proxied)', method: 'GET', path: '/v1/apis/http/stripe/v1/customers?limit=3' }
 ]
+const HEADERS = { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://pos.example.com' }
 
 /** CPU time (user + system) a process has used, in µs; Linux only (undefined elsewhere). */
 function cpuMicros (pid: number | undefined): number | undefined {
@@ -76,78 +92,142 @@ interface Result {
   cpuPerRequest?: number
 }
 
-function options (port: number, s: Scenario, key = BENCH_KEY): autocannon.Options {
+function options (port: number, s: Scenario, connections: number, key = BENCH_KEY): autocannon.Options {
   return {
     url: `http://127.0.0.1:${port}${s.path}`,
     method: s.method,
-    connections: CONNECTIONS,
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-api-key': key, origin: 'https://pos.example.com' },
+    connections,
+    headers: { ...HEADERS, 'x-api-key': key },
     ...(s.body === undefined ? {} : { body: s.body })
   }
 }
 
-async function measure (port: number, s: Scenario, pid?: number, key?: string): Promise<Result> {
+async function measure (port: number, s: Scenario, connections: number, pid?: number, key?: string): Promise<Result> {
   const before = cpuMicros(pid)
-  const r = await autocannon({ ...options(port, s, key), duration: DURATION })
+  const r = await autocannon({ ...options(port, s, connections, key), duration: DURATION })
   const after = cpuMicros(pid)
   // CPU per request is steadier than req/s when the load generator shares the machine
   const cpuPerRequest = before === undefined || after === undefined ? undefined : (after - before) / r.requests.total
   return { rps: r.requests.average, p99: r.latency.p99, errors: r.errors + r.non2xx, cpuPerRequest }
 }
 
+const pct = (ratio: number): string => `${(ratio * 100).toFixed(0)}%`
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+const range = (xs: number[]): string => `${pct(median(xs))} (${pct(Math.min(...xs))}–${pct(Math.max(...xs))})`
+
+/** the baseline the service is compared with: the bare server, or the service of BENCH_BASELINE / BENCH_COMPARE */
+function startBaseline (env: Record<string, string>): Promise<Started> {
+  if (COMPARE_METRICS) return start('service', { ...env, BENCH_METRICS: 'off' })
+  if (BASELINE !== undefined) return start('service', env, BASELINE)
+  return start('bare', env)
+}
+
+/** Spawn to the first 200 of `POST /connection_token`, in ms. */
+async function coldStart (args: string[], env: Record<string, string>, port: number): Promise<number> {
+  const started = performance.now()
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  child.stdout!.on('data', () => {})
+  try {
+    for (;;) {
+      try {
+        const headers = { ...HEADERS, 'x-api-key': BENCH_KEY }
+        const res = await request(`http://127.0.0.1:${port}/connection_token`, { method: 'POST', headers })
+        await res.body.dump()
+        if (res.statusCode === 200) return performance.now() - started
+      } catch {}
+      if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited ${child.exitCode}`)
+      await new Promise(resolve => setTimeout(resolve, 5))
+    }
+  } finally {
+    child.kill('SIGTERM')
+    await new Promise(resolve => child.once('exit', resolve))
+  }
+}
+
 const fake = await start('fake')
 const base = { STRIPE_API_BASE: `http://127.0.0.1:${fake.port}` }
 const rows: string[] = []
+const starts: string[] = []
 try {
-  for (const s of scenarios.filter(s => s.name.includes(ONLY))) {
-    // BENCH_COMPARE=metrics: the baseline is the service itself with its metrics not recorded
-    const baseline = COMPARE_METRICS ? start('service', { ...base, BENCH_METRICS: 'off' }) : start('bare', base)
-    const servers = { bare: await baseline, service: await start('service', base) }
-    const keyOf = (server: { merchantKey?: string }): string | undefined => s.merchant === true ? server.merchantKey : undefined
-    for (const server of Object.values(servers)) await autocannon({ ...options(server.port, s, keyOf(server)), duration: 3 }) // warm-up
-    const runs: Record<'bare' | 'service', Result[]> = { bare: [], service: [] }
-    const ratios: number[] = []
-    /** CPU µs/req the service spends over its baseline, per round */
-    const added: number[] = []
-    for (let round = 0; round < ROUNDS; round++) {
-      // ABBA order, so a drift in machine speed does not favour either side
-      for (const role of round % 2 === 0 ? (['bare', 'service'] as const) : (['service', 'bare'] as const)) {
-        const r = await measure(servers[role].port, s, servers[role].child.pid, keyOf(servers[role]))
-        console.error(`${s.name} round ${round + 1} ${role}: ${r.rps.toFixed(0)} req/s, ${r.cpuPerRequest?.toFixed(0) ?? '?'} µs/req`)
-        runs[role].push(r)
+  for (const level of LEVELS) {
+    const env = { ...base, LOG_LEVEL: level }
+    const servers = { bare: await startBaseline(env), service: await start('service', env) }
+    for (const connections of CONNECTIONS) {
+      const once = connections === CONNECTIONS[0] && level === LEVELS.at(-1)
+      for (const s of scenarios.filter(s => s.name.includes(ONLY) && (s.matrix === true || once))) {
+        const keyOf = (server: { merchantKey?: string }): string | undefined => s.merchant === true ? server.merchantKey : undefined
+        for (const server of Object.values(servers)) {
+          await autocannon({ ...options(server.port, s, connections, keyOf(server)), duration: 3 }) // warm-up
+        }
+        const runs: Record<'bare' | 'service', Result[]> = { bare: [], service: [] }
+        const ratios: number[] = []
+        /** CPU µs/req the service spends over its baseline, per round */
+        const added: number[] = []
+        for (let round = 0; round < ROUNDS; round++) {
+          // ABBA order, so a drift in machine speed does not favour either side
+          for (const role of round % 2 === 0 ? (['bare', 'service'] as const) : (['service', 'bare'] as const)) {
+            const r = await measure(servers[role].port, s, connections, servers[role].child.pid, keyOf(servers[role]))
+            const cpu = r.cpuPerRequest?.toFixed(0) ?? '?'
+            console.error(`${s.name} ${connections}c ${level} round ${round + 1} ${role}: ${r.rps.toFixed(0)} req/s, ${cpu} µs/req`)
+            runs[role].push(r)
+          }
+          ratios.push(runs.service[round]!.rps / runs.bare[round]!.rps)
+          added.push((runs.service[round]!.cpuPerRequest ?? NaN) - (runs.bare[round]!.cpuPerRequest ?? NaN))
+        }
+        const summary = (rs: Result[]) => ({
+          rps: median(rs.map(r => r.rps)),
+          p99: median(rs.map(r => r.p99)),
+          errors: rs.reduce((a, r) => a + r.errors, 0),
+          cpu: median(rs.map(r => r.cpuPerRequest ?? NaN))
+        })
+        const bare = summary(runs.bare)
+        const service = summary(runs.service)
+        rows.push(
+          `| ${s.name} | ${connections} | ${level} | ${bare.rps.toFixed(0)} | ${bare.p99} | ${bare.cpu.toFixed(0)} ` +
+            `| ${service.rps.toFixed(0)} | ${service.p99} | ${service.cpu.toFixed(0)} ` +
+            `| ${range(ratios)} | ${median(added).toFixed(1)} | ${bare.errors + service.errors} |`
+        )
       }
-      ratios.push(runs.service[round]!.rps / runs.bare[round]!.rps)
-      added.push((runs.service[round]!.cpuPerRequest ?? NaN) - (runs.bare[round]!.cpuPerRequest ?? NaN))
     }
     for (const server of Object.values(servers)) server.child.kill('SIGTERM')
-    const pct = (ratio: number): string => `${(ratio * 100).toFixed(0)}%`
-    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-    const summary = (rs: Result[]) => ({
-      rps: median(rs.map(r => r.rps)),
-      p99: median(rs.map(r => r.p99)),
-      errors: rs.reduce((a, r) => a + r.errors, 0),
-      cpu: median(rs.map(r => r.cpuPerRequest ?? NaN))
-    })
-    const bare = summary(runs.bare)
-    const service = summary(runs.service)
-    rows.push(
-      `| ${s.name} | ${bare.rps.toFixed(0)} | ${bare.p99} | ${bare.cpu.toFixed(0)} ` +
-        `| ${service.rps.toFixed(0)} | ${service.p99} | ${service.cpu.toFixed(0)} ` +
-        `| ${pct(median(ratios))} (${pct(Math.min(...ratios))}–${pct(Math.max(...ratios))}) ` +
-        `| ${median(added).toFixed(1)} | ${bare.errors + service.errors} |`
-    )
+  }
+
+  // cold start: the service as production starts it (`node dist/server.js`, here the same build
+  // compiled by tsc), the bare server as its own script; alternating, a free port each time
+  const times: Record<'bare' | 'service', number[]> = { bare: [], service: [] }
+  for (let i = 0; i < STARTS; i++) {
+    for (const role of i % 2 === 0 ? (['bare', 'service'] as const) : (['service', 'bare'] as const)) {
+      const port = 40_000 + Math.floor(Math.random() * 20_000)
+      const ms = role === 'bare'
+        ? await coldStart([SERVERS, 'bare'], { ...base, BENCH_PORT: String(port) }, port)
+        : await coldStart([new URL('../server.js', import.meta.url).pathname],
+          { ...serviceEnv(base.STRIPE_API_BASE), LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: String(port) }, port)
+      console.error(`cold start ${i + 1} ${role}: ${ms.toFixed(0)} ms`)
+      times[role].push(ms)
+    }
+  }
+  if (STARTS > 0) {
+    const ratios = times.service.map((ms, i) => ms / times.bare[i]!)
+    starts.push(`| ${median(times.bare).toFixed(0)} | ${median(times.service).toFixed(0)} | ${(median(ratios)).toFixed(2)}× ` +
+      `(${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}) |`)
   }
 } finally {
   fake.child.kill('SIGTERM')
 }
 console.log(
-  `\nmedians of ${ROUNDS} rounds of ${DURATION}s slices (ABBA order, after a 3s warm-up each), ` +
-    `${CONNECTIONS} connections, node ${process.version}\n`
+  `\nmedians of ${ROUNDS} rounds of ${DURATION}s slices (ABBA order, after a 3s warm-up each), node ${process.version}\n`
 )
 if (COMPARE_METRICS) console.log('"bare" below is the service with its metrics not recorded (BENCH_COMPARE=metrics)\n')
+if (BASELINE !== undefined) console.log(`"bare" below is the service of ${BASELINE} (BENCH_BASELINE)\n`)
 console.log(
-  '| scenario | bare req/s | bare p99 ms | bare CPU µs/req | service req/s | service p99 ms | service CPU µs/req ' +
-    '| service / bare req/s: median of the rounds (range) | CPU µs/req added: median of the rounds | errors |'
+  '| scenario | connections | LOG_LEVEL | bare req/s | bare p99 ms | bare CPU µs/req | service req/s | service p99 ms ' +
+    '| service CPU µs/req | service / bare req/s: median of the rounds (range) | CPU µs/req added: median | errors |'
 )
-console.log('|---|---|---|---|---|---|---|---|---|---|')
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|')
 for (const r of rows) console.log(r)
+if (starts.length > 0) {
+  console.log(`\ncold start, spawn to the first 200 of POST /connection_token, median of ${STARTS}\n`)
+  console.log('| bare ms | service ms | service / bare (range) |')
+  console.log('|---|---|---|')
+  for (const r of starts) console.log(r)
+}

@@ -1,28 +1,25 @@
 /**
  * The processes of a benchmark run, one role each (argv[2]):
  *   fake     the fake Stripe (test/support/fake-stripe.ts)
- *   service  this service, as in production: API key, CORS allowlist, helmet, rate limit, validation;
+ *   service  this service, as in production: API key, CORS allowlist, helmet, rate limit, validation,
+ *            the log (LOG_LEVEL, default info) through the buffered stdout server.ts uses, to a pipe;
  *            it also prints a merchant key it made, for the merchant scenario
- *   bare     a bare Fastify + stripe-node server making the same Stripe calls (the baseline)
- *            (BENCH_METRICS=off on `service`: the same service with its metrics not recorded)
- * Each prints `READY <port>` when listening.
+ *            (BENCH_METRICS=off: the same service with its metrics not recorded)
+ *   bare     a bare Fastify + stripe-node server making the same Stripe calls (the baseline),
+ *            stripe-node and Fastify with their defaults (no logger)
+ * Each prints `READY <port>` when listening, on BENCH_PORT when set (the cold-start measure).
+ * Each role imports only what it runs, so the bare server's start-up is a bare server's.
  */
-import Fastify from 'fastify'
-import formbody from '@fastify/formbody'
-import fp from 'fastify-plugin'
-import Stripe from 'stripe'
-import { request } from 'undici'
-import app, { serverOptions } from '../app.js'
-import { loadConfig } from '../lib/config.js'
-import { FakeStripe } from '../test/support/fake-stripe.js'
-import { BENCH_KEY } from './key.js'
+import { serviceEnv } from './key.js'
 
 const role = process.argv[2]
 // exit normally on a signal, so `node --cpu-prof` can write its profile
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0))
 const stripeBase = process.env.STRIPE_API_BASE ?? ''
+const port = Number(process.env.BENCH_PORT ?? 0)
 
 if (role === 'fake') {
+  const { FakeStripe } = await import('../test/support/fake-stripe.js')
   const fake = await new FakeStripe().start()
   // keep memory flat: the recorder is for tests
   setInterval(() => {
@@ -31,19 +28,12 @@ if (role === 'fake') {
   }, 1000).unref()
   console.log(`READY ${new URL(fake.url).port}`)
 } else if (role === 'service') {
-  const env = {
-    STRIPE_TEST_SECRET_KEY: 'sk_test_bench',
-    STRIPE_API_BASE: stripeBase,
-    STRIPE_MAX_RETRIES: '0',
-    STRIPE_PROXY_KEY: 'rk_test_bench',
-    API_KEY: BENCH_KEY,
-    ALLOWED_ORIGINS: 'https://pos.example.com',
-    RATE_LIMIT_MAX: '1000000000',
-    DATABASE_URL: 'sqlite::memory:',
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn'
-  }
+  const [{ default: Fastify }, { default: fp }, { default: app, serverOptions }, { loadConfig }, { bufferedStdout }] = await Promise.all([
+    import('fastify'), import('fastify-plugin'), import('../app.js'), import('../lib/config.js'), import('../lib/logger.js')
+  ])
+  const env = serviceEnv(stripeBase)
   const config = loadConfig(env)
-  const server = Fastify(serverOptions(config, process.stdout))
+  const server = Fastify(serverOptions(config, bufferedStdout()))
   await server.register(fp(app), { config, env })
   if (process.env.BENCH_METRICS === 'off') {
     // the same service with nothing recorded: what the metrics cost is the difference
@@ -51,11 +41,14 @@ if (role === 'fake') {
     const recorders = ['request', 'stripeAttempt', 'webhook', 'appsSignatureFailure', 'rateLimited', 'proxied'] as const
     for (const name of recorders) server.metrics[name] = off
   }
-  await server.listen({ port: 0, host: '127.0.0.1' })
+  await server.listen({ port, host: '127.0.0.1' })
   // a merchant key (direct charges on a connected account) for the merchant scenario
   const merchant = await server.merchantKeys.create({ account: 'acct_bench', label: 'bench' })
   console.log(`READY ${(server.server.address() as { port: number }).port} ${merchant.key}`)
 } else if (role === 'bare') {
+  const [{ default: Fastify }, { default: formbody }, { default: Stripe }, { request }] = await Promise.all([
+    import('fastify'), import('@fastify/formbody'), import('stripe'), import('undici')
+  ])
   const base = new URL(stripeBase)
   const stripe = new Stripe('sk_test_bench', { host: base.hostname, port: Number(base.port), protocol: 'http', maxNetworkRetries: 0 })
   const server = Fastify({ logger: false })
@@ -69,7 +62,7 @@ if (role === 'fake') {
       payment_method_types: ['card_present'],
       capture_method: 'manual',
       description: 'Example PaymentIntent'
-    } as Stripe.PaymentIntentCreateParams)
+    } as Parameters<typeof stripe.paymentIntents.create>[0])
     return { intent: pi.id, secret: pi.client_secret }
   })
   server.get('/v1/apis/http/stripe/*', async (req, reply) => {
@@ -78,7 +71,7 @@ if (role === 'fake') {
     })
     return reply.code(res.statusCode).header('content-type', 'application/json').send(res.body)
   })
-  await server.listen({ port: 0, host: '127.0.0.1' })
+  await server.listen({ port, host: '127.0.0.1' })
   console.log(`READY ${(server.server.address() as { port: number }).port}`)
 } else {
   console.error('usage: servers.ts fake|service|bare')
