@@ -10,6 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import autocannon from 'autocannon'
 import { request } from 'undici'
 import { BENCH_KEY, serviceEnv } from './key.js'
@@ -122,6 +123,15 @@ function startBaseline (env: Record<string, string>): Promise<Started> {
   return start('bare', env)
 }
 
+/** a port nothing listens on now (a random one collided with the fake Stripe's sockets) */
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise(resolve => server.close(resolve))
+  return port
+}
+
 /** Spawn to the first 200 of `POST /connection_token`, in ms. */
 async function coldStart (args: string[], env: Record<string, string>, port: number): Promise<number> {
   const started = performance.now()
@@ -197,7 +207,7 @@ try {
   const times: Record<'bare' | 'service', number[]> = { bare: [], service: [] }
   for (let i = 0; i < STARTS; i++) {
     for (const role of i % 2 === 0 ? (['bare', 'service'] as const) : (['service', 'bare'] as const)) {
-      const port = 40_000 + Math.floor(Math.random() * 20_000)
+      const port = await freePort()
       const ms = role === 'bare'
         ? await coldStart([SERVERS, 'bare'], { ...base, BENCH_PORT: String(port) }, port)
         : await coldStart([new URL('../server.js', import.meta.url).pathname],
