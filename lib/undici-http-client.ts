@@ -11,7 +11,7 @@ export const POOL_CONNECTIONS = 128
 export function stripeAgent (timeoutMs: number): Agent {
   return new Agent({
     connections: POOL_CONNECTIONS,
-    // the attempt's own timer (below) is the timeout; undici's coarse timers are only a backstop
+    // the attempt's own timer (below) is the timeout; undici's own timers, in half-second ticks, are off
     headersTimeout: 0,
     bodyTimeout: 0,
     connect: { timeout: timeoutMs + 1000 }
