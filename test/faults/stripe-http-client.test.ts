@@ -35,9 +35,11 @@ const clients = {
 }
 type Kind = keyof typeof clients
 
-async function setup (t: Test, kind: Kind, { timeout = 2000, retries = 0, telemetry = true } = {}) {
+/** `agent`: the undici client over this agent instead of the kind's own */
+async function setup (t: Test, kind: Kind, { timeout = 2000, retries = 0, telemetry = true, agent = undefined as Agent | undefined } = {}) {
   const fake = await new FakeStripe().start()
-  const { client, close } = clients[kind](timeout)
+  const { client, close } =
+    agent === undefined ? clients[kind](timeout) : { client: new UndiciHttpClient(agent), close: () => agent.destroy() }
   t.teardown(async () => {
     await close()
     await fake.stop()
@@ -158,21 +160,8 @@ for (const kind of Object.keys(clients) as Kind[]) {
 }
 
 t.test('bodies are always consumed: a 500 dropped before its retry frees its socket, on a pool of one', async t => {
-  const fake = await new FakeStripe().start()
   const agent = new Agent({ connections: 1, headersTimeout: 0, bodyTimeout: 0 })
-  t.teardown(async () => {
-    await agent.destroy()
-    await fake.stop()
-  })
-  const url = new URL(fake.url)
-  const stripe = new Stripe('sk_test_undici', {
-    host: url.hostname,
-    port: Number(url.port),
-    protocol: 'http',
-    timeout: 1000,
-    maxNetworkRetries: 2,
-    httpClient: new UndiciHttpClient(agent)
-  })
+  const { fake, stripe } = await setup(t, 'undici', { timeout: 1000, retries: 2, agent })
   fake.on('POST', TOKEN, { ...stripeError(500, 'api_error', 'Something went wrong.'), headers: { 'stripe-should-retry': 'true' } }, 2)
   t.equal((await stripe.terminal.connectionTokens.create()).secret !== undefined, true, 'the third attempt answered')
   t.equal(fake.callsTo('POST', TOKEN).length, 3)
