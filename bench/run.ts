@@ -202,15 +202,16 @@ try {
     for (const server of Object.values(servers)) server.child.kill('SIGTERM')
   }
 
-  // cold start: the service as production starts it (`node dist/server.js`, here the same build
-  // compiled by tsc), the bare server as its own script; alternating, a free port each time
+  // cold start: the service as production starts it (`node dist/server.js`, the bundle `npm run
+  // build` makes; `npm run bench` builds it first), the bare server as its own script; alternating,
+  // a free port each time
   const times: Record<'bare' | 'service', number[]> = { bare: [], service: [] }
   for (let i = 0; i < STARTS; i++) {
     for (const role of i % 2 === 0 ? (['bare', 'service'] as const) : (['service', 'bare'] as const)) {
       const port = await freePort()
       const ms = role === 'bare'
         ? await coldStart([SERVERS, 'bare'], { ...base, BENCH_PORT: String(port) }, port)
-        : await coldStart([new URL('../server.js', import.meta.url).pathname],
+        : await coldStart([new URL('../../dist/server.js', import.meta.url).pathname],
           { ...serviceEnv(base.STRIPE_API_BASE), LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: String(port) }, port)
       console.error(`cold start ${i + 1} ${role}: ${ms.toFixed(0)} ms`)
       times[role].push(ms)

@@ -1,14 +1,23 @@
-// Transpiles the TypeScript sources to dist/ with esbuild (one file in, one file out, no bundling,
-// no type-check: `npm test` type-checks). About a second for the whole tree, so `npm start` can
-// build when a source changed and start at once when nothing did.
+// Builds dist/ with esbuild: each entry (server.ts, scripts/*.ts) bundled with its dependencies,
+// shared code in dist/chunks/, no type-check (`npm test` type-checks). The service then starts in
+// about half the time of the same code as a tree of files: Node opens about 250 files instead of
+// 1 500 (bench/README.md). About a second, so `npm start` can build when a source changed and start
+// at once when nothing did.
 //   node scripts/build.mjs                 build everything
 //   node scripts/build.mjs --run ENTRY …   build if stale, then run dist/ENTRY.js in this process
-import { readdirSync, statSync, writeFileSync, existsSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const DIRS = ['lib', 'plugins', 'routes', 'schemas', 'scripts']
+const ENTRIES = ['server.ts', 'scripts/check-config.ts', 'scripts/keys.ts', 'scripts/openapi.ts']
+// Loaded from node_modules at run time, not bundled: a native addon (better-sqlite3, and pg's
+// optional one); what finds its own files next to it (swagger-ui's static assets, pino's transport
+// worker); and what only a configured deployment loads (OpenTelemetry, the Postgres and Redis drivers).
+const EXTERNAL = [
+  'better-sqlite3', 'pg', 'pg-native', 'ioredis', 'pino', 'pino-pretty', '@fastify/swagger-ui', '@opentelemetry/*', '@fastify/otel'
+]
 const STAMP = join(root, 'dist', '.built')
 
 function sources () {
@@ -30,14 +39,21 @@ function stale (files) {
   return files.some(f => statSync(f).mtimeMs > built) || statSync(join(root, 'package-lock.json')).mtimeMs > built
 }
 
-async function build (files) {
+async function build () {
   const started = Date.now()
   const { build: esbuild } = await import('esbuild')
+  rmSync(join(root, 'dist'), { recursive: true, force: true })
   await esbuild({
-    entryPoints: files.map(f => relative(root, f)),
+    entryPoints: ENTRIES,
     absWorkingDir: root,
     outdir: 'dist',
     outbase: '.',
+    bundle: true,
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    external: EXTERNAL,
+    // the CommonJS packages in the bundle call require() (fastify, stripe…): give the ES module one
+    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
     format: 'esm',
     platform: 'node',
     target: 'node20',
@@ -52,12 +68,12 @@ const args = process.argv.slice(2)
 const files = sources()
 if (args[0] === '--run') {
   if (stale(files)) {
-    const ms = await build(files)
+    const ms = await build()
     console.error(`built dist/ in ${ms} ms`)
   }
   process.argv.splice(2, 2)
   await import(pathToFileURL(join(root, 'dist', `${args[1]}.js`)).href)
 } else {
-  const ms = await build(files)
-  console.error(`built dist/ (${files.length} files) in ${ms} ms`)
+  const ms = await build()
+  console.error(`built dist/ (${ENTRIES.length} entries) in ${ms} ms`)
 }

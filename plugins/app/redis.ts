@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -20,6 +20,8 @@ export default fp(async function redis (fastify) {
     fastify.decorate('redis', null)
     return
   }
+  // loaded only when configured: a single replica does not pay for the driver at start-up
+  const { Redis } = await import('ioredis')
   const client = new Redis(url, {
     connectTimeout: 500,
     commandTimeout: 250,

@@ -1,9 +1,8 @@
 import { mkdirSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
 import fp from 'fastify-plugin'
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely'
-import SQLite from 'better-sqlite3'
-import pg from 'pg'
 import { migrate, type Database } from '../../lib/migrations.js'
 
 declare module 'fastify' {
@@ -19,14 +18,18 @@ export interface Store {
   ping: () => Promise<boolean>
 }
 
-// int8 (bigint) columns hold Unix seconds: safe as JS numbers, so read them as numbers.
-pg.types.setTypeParser(20, v => Number(v))
-
 /** Where the store reports a lost database connection (the app's logger; nothing in scripts). */
 type Warn = (obj: object, msg: string) => void
 
+// Only the configured engine's driver is loaded (a start-up does not pay for the other); both are
+// CommonJS, so a synchronous require keeps openDatabase synchronous.
+const require = createRequire(import.meta.url)
+
 export function openDatabase (url: string, warn: Warn = () => {}): { db: Kysely<Database>, engine: Store['engine'] } {
   if (/^postgres(ql)?:\/\//.test(url)) {
+    const pg = require('pg') as typeof import('pg')
+    // int8 (bigint) columns hold Unix seconds: safe as JS numbers, so read them as numbers.
+    pg.types.setTypeParser(20, v => Number(v))
     const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000 })
     // A dropped connection (failover, restart, pg_terminate_backend) is an 'error' event on its
     // client, idle or checked out; unhandled, it would end the process. The query that used it
@@ -42,6 +45,7 @@ export function openDatabase (url: string, warn: Warn = () => {}): { db: Kysely<
   if (!url.startsWith('sqlite:')) throw new Error('DATABASE_URL must start with sqlite: or postgres://')
   const path = url.slice('sqlite:'.length)
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  const SQLite = require('better-sqlite3') as typeof import('better-sqlite3')
   const database = new SQLite(path)
   database.pragma('journal_mode = WAL')
   database.pragma('busy_timeout = 5000')
