@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox'
-import { StripeObject } from './common.js'
+import { OrNull, StripeObject } from './common.js'
 
 /**
  * The signed JSON body of every /apps request: what `fetchStripeSignature(payload)` signed,
@@ -37,12 +37,12 @@ export const SettingsPutBody = Type.Object({
   settings: Type.Object({}, { additionalProperties: true, description: 'a JSON object, at most 16 KiB serialized' })
 })
 
-export const Installation = Type.Union([Type.Null(), Type.Object({
+export const Installation = OrNull(Type.Object({
   status: Type.String(),
   livemode: Type.Boolean(),
-  installed_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-  uninstalled_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()])
-})])
+  installed_at: OrNull(Type.String({ format: 'date-time' })),
+  uninstalled_at: OrNull(Type.String({ format: 'date-time' }))
+}))
 export const Session = Type.Object({
   user_id: Type.String(),
   account_id: Type.String(),
@@ -51,6 +51,6 @@ export const Session = Type.Object({
 })
 export { StripeObject }
 export const CustomerList = Type.Object({ data: Type.Array(StripeObject), has_more: Type.Boolean() })
-export const Settings = Type.Object({ settings: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]) })
+export const Settings = Type.Object({ settings: OrNull(Type.Object({}, { additionalProperties: true })) })
 
 export const SETTINGS_MAX_BYTES = 16 * 1024

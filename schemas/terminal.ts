@@ -1,4 +1,5 @@
 import { Type, type TOptional, type TProperties, type TSchema } from '@sinclair/typebox'
+import { OrNull } from './common.js'
 
 /**
  * Terminal API parameters (CONTRACT.md section 2). Bodies are the query merged with a form or JSON
@@ -83,11 +84,11 @@ export const IntentSecret = Type.Object({ intent: Type.String(), secret: Type.St
 export const ReaderAction = Type.Object({
   reader_id: Type.String(),
   action: Type.Object({
-    type: Type.Union([Type.String(), Type.Null()]),
-    status: Type.Union([Type.String(), Type.Null()]),
-    failure_code: Type.Union([Type.String(), Type.Null()]),
-    failure_message: Type.Union([Type.String(), Type.Null()]),
-    payment_intent: Type.Union([Type.String(), Type.Null()]),
+    type: OrNull(Type.String()),
+    status: OrNull(Type.String()),
+    failure_code: OrNull(Type.String()),
+    failure_message: OrNull(Type.String()),
+    payment_intent: OrNull(Type.String()),
     updated_at: Type.String({ format: 'date-time' })
   })
 })

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { VERSION } from '../../lib/version.js'
+import { OneOf } from '../../schemas/common.js'
 
 const DOCS_LINK = ' · <a href="/docs">API docs</a>'
 const LANDING = (version: string, docs: boolean): string => `<!DOCTYPE html>
@@ -24,8 +25,8 @@ Next, copy the URL of this page (this is your "backend URL"), and use it to
 `
 
 const Ready = Type.Object({
-  status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')]),
-  checks: Type.Record(Type.String(), Type.Union([Type.Literal('ok'), Type.Literal('down'), Type.Literal('degraded')])),
+  status: OneOf(['ready', 'unavailable']),
+  checks: Type.Record(Type.String(), OneOf(['ok', 'down', 'degraded'])),
   message: Type.Optional(Type.String())
 })
 
