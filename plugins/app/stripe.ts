@@ -4,7 +4,7 @@ import fp from 'fastify-plugin'
 import Stripe from 'stripe'
 import { NoStripeKeyError } from '../../lib/errors.js'
 import { ObservedHttpClient, type StripeAttempt } from '../../lib/stripe-http-client.js'
-import { UndiciHttpClient, stripeAgent } from '../../lib/undici-http-client.js'
+import { stripeAgent } from '../../lib/stripe-agent.js'
 import { VERSION } from '../../lib/version.js'
 
 declare module 'fastify' {
@@ -37,14 +37,14 @@ export function baseOptions (base: string): Pick<Stripe.StripeConfig, 'host' | '
 /**
  * One Stripe client, built on first use so the service starts without a key (the Terminal routes
  * then answer the original backend's texts). API version pinned; timeout and retries from config.
- * Calls go over undici (lib/undici-http-client.ts), a bounded keep-alive pool. Each attempt is
+ * Calls go through stripe-node's node client over a bounded keep-alive agent. Each attempt is
  * counted, timed and (when tracing) a span; its Stripe request id is kept on the request that
  * made it, found through the async context its handler runs in.
  */
 export default fp(async function stripePlugin (fastify) {
   const { config } = fastify
   const base = baseOptions(config.STRIPE_API_BASE)
-  const agent = stripeAgent(config.STRIPE_TIMEOUT_MS)
+  const agent = stripeAgent(base.protocol === 'http' ? 'http' : 'https')
   let client: Stripe | undefined
 
   const current = new AsyncLocalStorage<FastifyRequest>()
@@ -57,7 +57,7 @@ export default fp(async function stripePlugin (fastify) {
     if (attempt.requestId !== undefined) (request.stripeRequestIds ??= []).push(attempt.requestId)
     request.log.debug({ stripe: attempt }, 'stripe attempt')
   }
-  const httpClient = new ObservedHttpClient(new UndiciHttpClient(agent), config.STRIPE_MAX_RETRIES, observe, fastify.tracer)
+  const httpClient = new ObservedHttpClient(Stripe.createNodeHttpClient(agent), config.STRIPE_MAX_RETRIES, observe, fastify.tracer)
 
   fastify.decorate('stripe', {
     key: config.stripeKey,
@@ -76,5 +76,5 @@ export default fp(async function stripePlugin (fastify) {
       return client
     }
   })
-  fastify.addHook('onClose', async () => { await agent.destroy() })
+  fastify.addHook('onClose', async () => { agent.destroy() })
 }, { name: 'stripe', dependencies: ['config', 'metrics', 'tracing'], fastify: '5.x' })
