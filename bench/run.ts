@@ -8,9 +8,10 @@
  * service, bare, …); each round's ratio compares two slices measured seconds apart, and the table
  * keeps the median of those ratios.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
+import { availableParallelism } from 'node:os'
 import autocannon from 'autocannon'
 import { request } from 'undici'
 import { BENCH_KEY, serviceEnv } from './key.js'
@@ -28,11 +29,23 @@ const COMPARE_METRICS = process.env.BENCH_COMPARE === 'metrics'
 /** another build's compiled `bench/servers.js`: its service is the baseline (what a change was worth) */
 const BASELINE = process.env.BENCH_BASELINE
 const SERVERS = new URL('./servers.js', import.meta.url).pathname
+// The servers measured run on the last core, the load generator (this process) and the fake Stripe
+// on the others, so a server's req/s is what one core gives it, not what it wins from the load
+// generator. BENCH_PIN=off leaves placement to the OS (also where taskset or a second core is missing).
+const CORES = availableParallelism()
+const PIN = process.env.BENCH_PIN !== 'off' && CORES >= 2 && spawnSync('taskset', ['-V']).status === 0
+if (PIN) spawnSync('taskset', ['-a', '-cp', `0-${CORES - 2}`, String(process.pid)])
 
 interface Started { port: number, child: ChildProcess, merchantKey?: string }
+/** node with these arguments; on the measured core when `measured` and pinning is on */
+function node (args: string[], measured: boolean): [string, string[]] {
+  if (!PIN) return [process.execPath, args]
+  return ['taskset', ['-c', measured ? String(CORES - 1) : `0-${CORES - 2}`, process.execPath, ...args]]
+}
+
 async function start (role: string, env: Record<string, string> = {}, script = SERVERS): Promise<Started> {
   // the compiled build, as in production (no TypeScript loader, no source-mapped stacks)
-  const child = spawn(process.execPath, [script, role], {
+  const child = spawn(...node([script, role], role !== 'fake'), {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit']
   })
