@@ -201,6 +201,26 @@ t.test('/metrics: Bearer METRICS_TOKEN when set; without it, this host only; nev
   )
 })
 
+t.test('concurrent requests each get their own Stripe request ids on their access line', async t => {
+  const { app, fake, logs } = await build(t, { env: { API_KEY: KEY } })
+  const token = { object: 'terminal.connection_token', secret: 'pst_test_x' }
+  for (let i = 0; i < 8; i++) {
+    fake.on('POST', '/v1/terminal/connection_tokens', { body: token, headers: { 'request-id': `req_c${i}` }, delayMs: 20 }, 1)
+  }
+  const ids = Array.from({ length: 8 }, (_, i) => `till-${i}`)
+  const call = (id: string) => app.inject({ method: 'POST', url: '/connection_token', headers: { ...auth, 'x-request-id': id } })
+  const answers = await Promise.all(ids.map(call))
+  t.ok(answers.every(r => r.statusCode === 200))
+  const seen = ids.map(id => logs.find(l => l.reqId === id && l.msg === 'request')?.stripe_request_ids as string[] | undefined)
+  t.ok(seen.every(s => s?.length === 1), 'each access line names one Stripe request')
+  t.same(new Set(seen.map(s => s![0])), new Set(ids.map((_, i) => `req_c${i}`)), 'all eight, none twice')
+
+  fake.on('POST', '/v1/terminal/connection_tokens', { body: token, headers: { 'request-id': 'req_after' } })
+  await call('till-later')
+  const later = logs.find(l => l.reqId === 'till-later' && l.msg === 'request')
+  t.same(later?.stripe_request_ids, ['req_after'], 'a later request starts afresh')
+})
+
 t.test('the access line: the request id in and out, the key id and the Stripe request id of each call', async t => {
   const { app, fake, logs } = await build(t, { env: { API_KEY: KEY, LOG_LEVEL: 'debug' } })
   fake.on('POST', '/v1/terminal/connection_tokens', {
