@@ -1,8 +1,9 @@
-import { Type } from '@sinclair/typebox'
+import { Type, type TSchema } from '@sinclair/typebox'
+import { OneOf, OrNull } from './common.js'
 
 /** `/admin` bodies and answers (CONTRACT.md section 8). */
-export const Charge = Type.Object({
-  type: Type.Union([Type.Literal('direct'), Type.Literal('destination')]),
+const chargeOf = <T extends TSchema>(type: T) => Type.Object({
+  type,
   application_fee_amount: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000_000, description: 'minor units' })),
   application_fee_percent: Type.Optional(Type.Number({
     minimum: 0,
@@ -10,6 +11,9 @@ export const Charge = Type.Object({
     description: 'of the amount, rounded down to the minor unit'
   }))
 }, { additionalProperties: false })
+export const Charge = chargeOf(Type.Union([Type.Literal('direct'), Type.Literal('destination')]))
+/** the same in answers, written for the serializer (schemas/common.ts) */
+const ChargeOut = chargeOf(OneOf(['direct', 'destination']))
 
 export const CreateKeyBody = Type.Object({
   account: Type.String({ pattern: '^acct_[A-Za-z0-9]{1,250}$' }),
@@ -24,13 +28,13 @@ export const ListKeysQuery = Type.Object({
 
 export const KeyParams = Type.Object({ id: Type.String({ pattern: '^mkey_[0-9a-f]{16}$' }) })
 
-const Time = Type.Union([Type.String({ format: 'date-time' }), Type.Null()])
+const Time = OrNull(Type.String({ format: 'date-time' }))
 export const MerchantKey = Type.Object({
   id: Type.String(),
   account: Type.String(),
   label: Type.String(),
-  location: Type.Union([Type.String(), Type.Null()]),
-  charge: Charge,
+  location: OrNull(Type.String()),
+  charge: ChargeOut,
   created_at: Type.String({ format: 'date-time' }),
   last_used_at: Time,
   revoked_at: Time
@@ -40,8 +44,8 @@ export const CreatedKey = Type.Object({
   key: Type.String({ description: 'shown only here' }),
   account: Type.String(),
   label: Type.String(),
-  location: Type.Union([Type.String(), Type.Null()]),
-  charge: Charge,
+  location: OrNull(Type.String()),
+  charge: ChargeOut,
   created_at: Type.String({ format: 'date-time' })
 })
 export const KeyList = Type.Object({ data: Type.Array(MerchantKey) })

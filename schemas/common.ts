@@ -1,8 +1,8 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 
 // Response schemas only. fast-json-stringify writes a type list and an enum itself; for an anyOf it
-// builds an Ajv instance per serializer at start-up (~8 ms each: 30 of them, the 4 left are /admin's). Request schemas keep
-// Type.Union: Ajv coerces a type list differently and words its errors differently.
+// builds an Ajv instance per serializer at start-up (~8 ms each; there were 34). Request schemas
+// keep Type.Union: Ajv coerces a type list differently and words its errors differently.
 /** the schema's type or null, as a type list */
 export const OrNull = <T extends TSchema & { type: string }>(schema: T) =>
   Type.Unsafe<Static<T> | null>({ ...schema, type: [schema.type, 'null'] })
