@@ -37,15 +37,16 @@ const PIN = process.env.BENCH_PIN !== 'off' && CORES >= 2 && spawnSync('taskset'
 if (PIN) spawnSync('taskset', ['-a', '-cp', `0-${CORES - 2}`, String(process.pid)])
 
 interface Started { port: number, child: ChildProcess, merchantKey?: string }
-/** node with these arguments; on the measured core when `measured` and pinning is on */
-function node (args: string[], measured: boolean): [string, string[]] {
+/** node with these arguments: on the measured core, the others, or any (children inherit this process's pinning) */
+function node (args: string[], cores: 'measured' | 'others' | 'any'): [string, string[]] {
   if (!PIN) return [process.execPath, args]
-  return ['taskset', ['-c', measured ? String(CORES - 1) : `0-${CORES - 2}`, process.execPath, ...args]]
+  const list = cores === 'measured' ? String(CORES - 1) : cores === 'others' ? `0-${CORES - 2}` : `0-${CORES - 1}`
+  return ['taskset', ['-c', list, process.execPath, ...args]]
 }
 
 async function start (role: string, env: Record<string, string> = {}, script = SERVERS): Promise<Started> {
   // the compiled build, as in production (no TypeScript loader, no source-mapped stacks)
-  const child = spawn(...node([script, role], role !== 'fake'), {
+  const child = spawn(...node([script, role], role === 'fake' ? 'others' : 'measured'), {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit']
   })
@@ -148,7 +149,8 @@ async function freePort (): Promise<number> {
 /** Spawn to the first 200 of `POST /connection_token`, in ms. */
 async function coldStart (args: string[], env: Record<string, string>, port: number): Promise<number> {
   const started = performance.now()
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  // on every core, as a deployment starts it
+  const child = spawn(...node(args, 'any'), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
   child.stdout!.on('data', () => {})
   try {
     for (;;) {
