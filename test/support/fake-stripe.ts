@@ -328,11 +328,6 @@ export class FakeStripe {
     return this
   }
 
-  /** TCP connections open now */
-  get openConnections (): number {
-    return this.sockets.size
-  }
-
   /** The calls to one method and path (exact, or a regular expression). */
   callsTo (method: string, path: string | RegExp): Call[] {
     return this.calls.filter(c => c.method === method && (typeof path === 'string' ? c.path === path : path.test(c.path)))
