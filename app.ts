@@ -14,7 +14,7 @@ import redis from './plugins/app/redis.js'
 import store from './plugins/app/store.js'
 import stripe from './plugins/app/stripe.js'
 import merchantKeys from './plugins/app/merchant-keys.js'
-import apiKeyAuth from './plugins/app/api-key-auth.js'
+import credentials from './plugins/app/credentials.js'
 import webhookEvents from './plugins/app/webhook-events.js'
 import scheduler from './plugins/app/scheduler.js'
 import appSignature from './plugins/app/app-signature.js'
@@ -88,7 +88,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(store)
   await fastify.register(stripe)
   await fastify.register(merchantKeys)
-  await fastify.register(apiKeyAuth)
+  await fastify.register(credentials)
   await fastify.register(webhookEvents)
   await fastify.register(scheduler)
   await fastify.register(appSignature)

@@ -9,6 +9,8 @@ export interface Charge {
   type: 'direct' | 'destination'
   application_fee_amount?: number
   application_fee_percent?: number
+  /** destination charges: who pays for a refund, the merchant (default: the transfer is reversed) or the platform */
+  refunds?: 'merchant' | 'platform'
 }
 
 export interface MerchantKey {

@@ -1,6 +1,7 @@
 import { sql, type Transaction } from 'kysely'
 import type Stripe from 'stripe'
 import type { Database } from './migrations.js'
+import { OWNER_METADATA } from './ownership.js'
 
 export type WebhookHandler = (trx: Transaction<Database>, event: Stripe.Event) => Promise<void>
 
@@ -68,7 +69,9 @@ async function readerAction (trx: Transaction<Database>, event: Stripe.Event): P
     updated_at: updatedAt
   }
   // one atomic upsert: a newer outcome (by event time) is never overwritten by an older one
-  const account = typeof event.account === 'string' ? event.account : null
+  // a reader on the platform that a destination merchant's till registered is that merchant's
+  const stamp = reader.metadata?.[OWNER_METADATA]
+  const account = typeof event.account === 'string' ? event.account : typeof stamp === 'string' ? stamp : null
   await trx.insertInto('reader_actions').values({ reader_id: reader.id, livemode, account, ...row })
     .onConflict(oc => oc.columns(['reader_id', 'livemode']).doUpdateSet(eb => ({
       type: eb.ref('excluded.type'),

@@ -2,18 +2,23 @@ import { Type, type TSchema } from '@sinclair/typebox'
 import { OneOf, OrNull } from './common.js'
 
 /** `/admin` bodies and answers (CONTRACT.md section 8). */
-const chargeOf = <T extends TSchema>(type: T) => Type.Object({
+const REFUNDS = 'destination charges: who pays for a refund; merchant (the default) reverses the transfer and refunds the fee'
+const chargeOf = <T extends TSchema, R extends TSchema>(type: T, refunds: R) => Type.Object({
   type,
   application_fee_amount: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000_000, description: 'minor units' })),
   application_fee_percent: Type.Optional(Type.Number({
     minimum: 0,
     maximum: 100,
     description: 'of the amount, rounded down to the minor unit'
-  }))
+  })),
+  refunds: Type.Optional(refunds)
 }, { additionalProperties: false })
-export const Charge = chargeOf(Type.Union([Type.Literal('direct'), Type.Literal('destination')]))
+export const Charge = chargeOf(
+  Type.Union([Type.Literal('direct'), Type.Literal('destination')]),
+  Type.Union([Type.Literal('merchant'), Type.Literal('platform')], { description: REFUNDS })
+)
 /** the same in answers, written for the serializer (schemas/common.ts) */
-const ChargeOut = chargeOf(OneOf(['direct', 'destination']))
+const ChargeOut = chargeOf(OneOf(['direct', 'destination']), OneOf(['merchant', 'platform'], { description: REFUNDS }))
 
 export const CreateKeyBody = Type.Object({
   account: Type.String({ pattern: '^acct_[A-Za-z0-9]{1,250}$' }),

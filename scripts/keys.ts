@@ -1,7 +1,8 @@
 /**
  * `npm run keys -- create|list|revoke …`: merchant keys from a shell, on the same store as /admin
  * (DATABASE_URL). Prints JSON; the key itself only on create. Exit 1 on a usage error.
- *   create --account acct_… --label "Till 1" [--location tml_…] [--destination] [--fee-amount N | --fee-percent P]
+ *   create --account acct_… --label "Till 1" [--location tml_…] [--destination [--platform-pays-refunds]]
+ *          [--fee-amount N | --fee-percent P]
  *   list [--account acct_…]
  *   revoke mkey_…
  */
@@ -18,12 +19,14 @@ const { values, positionals } = parseArgs({
     label: { type: 'string' },
     location: { type: 'string' },
     destination: { type: 'boolean' },
+    'platform-pays-refunds': { type: 'boolean' },
     'fee-amount': { type: 'string' },
     'fee-percent': { type: 'string' }
   }
 })
 const usage = (message: string): never => {
-  console.error(`${message}\nusage: npm run keys -- create --account acct_… --label … [--location tml_…] [--destination] ` +
+  console.error(`${message}\nusage: npm run keys -- create --account acct_… --label … [--location tml_…] ` +
+    '[--destination [--platform-pays-refunds]] ' +
     '[--fee-amount N | --fee-percent P] | list [--account acct_…] | revoke mkey_…')
   process.exit(1)
 }
@@ -39,6 +42,10 @@ try {
     if (values.label === undefined || values.label === '') usage('--label is required')
     if (values.location !== undefined && !values.location.startsWith('tml_')) usage('--location is a tml_… id')
     const charge: Charge = { type: values.destination === true ? 'destination' : 'direct' }
+    if (values['platform-pays-refunds'] === true) {
+      if (charge.type !== 'destination') usage('--platform-pays-refunds goes with --destination')
+      charge.refunds = 'platform'
+    }
     if (values['fee-amount'] !== undefined) charge.application_fee_amount = Number.parseInt(values['fee-amount'], 10)
     if (values['fee-percent'] !== undefined) charge.application_fee_percent = Number(values['fee-percent'])
     if (Number.isNaN(charge.application_fee_amount ?? 0) || Number.isNaN(charge.application_fee_percent ?? 0)) usage('a fee is a number')

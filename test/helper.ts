@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { Writable } from 'node:stream'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import Stripe from 'stripe'
 import type { Test } from 'tap'
@@ -18,6 +18,8 @@ export interface Built {
   /** every log line written, parsed */
   logs: Array<Record<string, any>>
   rawLogs: string[]
+  /** every route the app registered, as Fastify's onRoute hook saw it */
+  routes: RouteOptions[]
 }
 
 export interface BuildOptions {
@@ -53,6 +55,8 @@ export async function build (t: Test, opts: BuildOptions = {}): Promise<Built> {
   })
   const config = loadConfig(env)
   const server = Fastify(serverOptions(config, sink))
+  const routes: RouteOptions[] = []
+  server.addHook('onRoute', route => { routes.push(route) })
   try {
     await server.register(fp(app), { config, env })
     await server.ready()
@@ -67,7 +71,7 @@ export async function build (t: Test, opts: BuildOptions = {}): Promise<Built> {
     if (opts.fake === undefined) await fake.stop()
     if (fake.specViolations.length > 0) throw new Error(`Stripe calls outside the OpenAPI spec:\n${fake.specViolations.join('\n')}`)
   })
-  return { app: server, fake, logs, rawLogs }
+  return { app: server, fake, logs, rawLogs, routes }
 }
 
 /** A Stripe-Signature header made by stripe-node's own helper. */

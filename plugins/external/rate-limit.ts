@@ -55,11 +55,11 @@ export default fp(async function rateLimitPlugin (fastify) {
     max: fastify.config.RATE_LIMIT_MAX,
     timeWindow: fastify.config.RATE_LIMIT_WINDOW,
     ...(redis === null ? {} : { store: failoverStore(redis, onRedisError) }),
-    keyGenerator: request => fastify.apiKeys.bucket(request),
+    keyGenerator: request => fastify.credentials.bucket(request),
     onExceeded: request => { fastify.metrics.rateLimited(request) },
     errorResponseBuilder: (_request, context) => ({
       statusCode: 429,
       error: { type: 'rate_limit_error', message: `Too many requests: at most ${context.max} per ${context.after}. Retry later.` }
     })
   })
-}, { name: 'rate-limit', dependencies: ['config', 'redis', 'api-key-auth', 'metrics'], fastify: '5.x' })
+}, { name: 'rate-limit', dependencies: ['config', 'redis', 'credentials', 'metrics'], fastify: '5.x' })

@@ -1,6 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { KeySet, presentedKey } from '../../lib/api-key.js'
 import { HttpError } from '../../lib/errors.js'
 import * as S from '../../schemas/admin.js'
 
@@ -10,19 +8,8 @@ import * as S from '../../schemas/admin.js'
  * Creating and revoking are logged with the key's id and account, never the key.
  */
 const admin: FastifyPluginAsyncTypebox = async (fastify) => {
-  const keys = new KeySet(fastify.config.adminKeys)
   fastify.addHook('onRequest', fastify.rateLimit())
-  fastify.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void) => {
-    if (keys.size === 0) {
-      return done(new HttpError(503, 'The admin area is off: set ADMIN_API_KEY to enable it.', 'api_error', 'admin_disabled'))
-    }
-    const key = presentedKey(request.headers)
-    if (key === undefined || keys.match(key) === -1) {
-      const message = 'An admin key (ADMIN_API_KEY) is required: X-API-Key or Authorization: Bearer.'
-      return done(new HttpError(401, message, 'authentication_error', 'admin_key_invalid'))
-    }
-    done()
-  })
+  fastify.addHook('onRequest', fastify.credentials.gate({ accepts: ['admin'] }))
 
   const schema = { hide: true }
 

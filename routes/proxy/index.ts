@@ -44,8 +44,9 @@ const proxy: FastifyPluginAsync = async (fastify) => {
   const foreign = refuseForeignOrigins(fastify.config.allowedOrigins)
   if (foreign !== undefined) fastify.addHook('onRequest', foreign)
   fastify.addHook('onRequest', fastify.rateLimit())
-  // the proxy spends the adapters' keys: an API key is required in every mode
-  fastify.addHook('onRequest', fastify.apiKeys.requireConfigured)
+  // the proxy spends the adapters' keys: the platform's API key, required in every mode; never a
+  // merchant key (a till's key must not reach the platform's secrets)
+  fastify.addHook('onRequest', fastify.credentials.gate({ accepts: ['platform'], unconfigured: 'refuse' }))
   // bodies travel upstream as the bytes received
   useRawBody(fastify)
 

@@ -20,7 +20,7 @@ export function callOptions (request: FastifyRequest, call: string): Stripe.Requ
   const account = readOptions(request)
   const header = request.idempotencyKey
   if (header === undefined) return account
-  const caller = request.server.apiKeys.bucket(request)
+  const caller = request.server.credentials.bucket(request)
   return { ...account, idempotencyKey: stripeIdempotencyKey(caller, header, `${request.routeOptions.url ?? ''}:${call}`) }
 }
 
@@ -42,4 +42,17 @@ export function chargeParams (request: FastifyRequest, amount: string | undefine
     ...(merchant.charge.type === 'destination' ? { on_behalf_of: merchant.account, transfer_data: { destination: merchant.account } } : {}),
     ...(fee === undefined ? {} : { application_fee_amount: fee })
   }
+}
+
+/**
+ * What a merchant key adds to a refund: for a destination charge, the transfer to the merchant is
+ * reversed and the application fee refunded in proportion, so the merchant's share pays for its
+ * refund (Stripe's default leaves it to the platform); a key with `refunds: 'platform'` keeps
+ * Stripe's default, for platforms that absorb refunds.
+ */
+export function refundParams (request: FastifyRequest): { reverse_transfer?: true, refund_application_fee?: true } {
+  const charge = request.merchant?.charge
+  if (charge?.type !== 'destination' || charge.refunds === 'platform') return {}
+  const fee = charge.application_fee_amount !== undefined || charge.application_fee_percent !== undefined
+  return { reverse_transfer: true, ...(fee ? { refund_application_fee: true } : {}) }
 }

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { NoStripeKeyError, PrefixedError, describeError, errorBody, logOutcome } from '../../lib/errors.js'
 import { validationText } from '../../lib/terminal.js'
+import { UnknownObjectError } from './ownership.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -8,6 +9,8 @@ declare module 'fastify' {
     errorPrefix?: string | ((params: Record<string, unknown>) => string)
     /** the route is one of the six the original checked the Stripe key on */
     checkKey?: boolean
+    /** the area a route belongs to, stamped by the area itself (the isolation tests find the Terminal routes by it) */
+    area?: 'terminal'
   }
 }
 
@@ -43,9 +46,11 @@ export function terminalErrors (bodyLimit: number) {
     const withPrefix = (message: string): string => prefix === undefined ? message : `${prefix} ${message}`
     const outcome = describeError(error, { bodyLimit })
     logOutcome(request.log, outcome, error)
-    // No key for a route the original did not check: its prefix and a 402, as a Stripe error would be
-    if (error instanceof NoStripeKeyError) {
-      return sendError(request, reply, 402, withPrefix(outcome.message), 'invalid_request_error', outcome.code)
+    // No key for a route the original did not check: its prefix and a 402, as a Stripe error would be;
+    // an id the caller's key may not act on reads as Stripe's own "No such …", under the route's prefix
+    if (error instanceof NoStripeKeyError || error instanceof UnknownObjectError) {
+      const status = error instanceof UnknownObjectError ? 404 : 402
+      return sendError(request, reply, status, withPrefix(outcome.message), 'invalid_request_error', outcome.code)
     }
     if (outcome.stripeAnswered !== undefined) {
       // Stripe answered (any status, after stripe-node's retries): 402 with Stripe's message

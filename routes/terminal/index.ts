@@ -8,7 +8,9 @@ import { keyProblem, pick, stripeParams } from '../../lib/terminal.js'
 import { useRackParams } from '../../plugins/app/bodies.js'
 import { refuseForeignOrigins } from '../../plugins/app/origin-check.js'
 import * as S from '../../schemas/terminal.js'
+import { stamp } from '../../lib/ownership.js'
 import { callOptions, chargeParams, readOptions } from './calls.js'
+import { assertOwned, listOwned } from './ownership.js'
 import { terminalErrors } from './errors.js'
 import readerRoutes from './readers.js'
 
@@ -31,6 +33,7 @@ const intentSecret = (o: { id: string, client_secret: string | null }): { intent
  */
 const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config } = fastify
+  fastify.addHook('onRoute', route => { route.config = { ...route.config, area: 'terminal' } })
 
   await fastify.register(cors, {
     origin: config.allowedOrigins,
@@ -44,7 +47,8 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
   const foreign = refuseForeignOrigins(config.allowedOrigins)
   if (foreign !== undefined) fastify.addHook('onRequest', foreign)
   fastify.addHook('onRequest', fastify.rateLimit())
-  fastify.addHook('onRequest', fastify.apiKeys.require)
+  // a till credential: the platform's keys or a merchant key; open in development with no API_KEY
+  fastify.addHook('onRequest', fastify.credentials.gate({ accepts: ['platform', 'merchant'], unconfigured: 'open' }))
   useRackParams(fastify, BODY_LIMIT, LIMITS)
 
   // The original backend's three key checks, on the six routes it ran them, before any Stripe call.
@@ -98,7 +102,8 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: S.StripeObject }
     }
   }, async (request) => {
-    const params = pick(request.body, ['registration_code', 'label', 'location'])
+    const params = { ...pick(request.body, ['registration_code', 'label', 'location']), ...stamp(request.merchant) }
+    await assertOwned(request, { location: params.location })
     const reader = await stripe().terminal.readers.create(
       stripeParams<Stripe.Terminal.ReaderCreateParams>(params),
       callOptions(request, 'create')
@@ -121,6 +126,7 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
     // a key bound to a location gets connection tokens scoped to it
     const location = request.merchant?.location ?? request.body.location
     const params = location === undefined || location === null ? {} : { location }
+    if (request.merchant?.location == null) await assertOwned(request, { location: params.location })
     const token = await stripe().terminal.connectionTokens.create(params, callOptions(request, 'create'))
     return { secret: token.secret }
   })
@@ -161,6 +167,7 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => {
     const params = pick(request.body, ['amount_to_capture'])
     const id = request.body.payment_intent_id
+    await assertOwned(request, { payment_intent: id })
     const options = callOptions(request, 'capture')
     const intent = params.amount_to_capture === undefined
       ? await stripe().paymentIntents.capture(id, undefined, options)
@@ -173,6 +180,7 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
     config: { errorPrefix: 'Error canceling PaymentIntent!' },
     schema: { tags, security, consumes, summary: 'Cancel a PaymentIntent', body: S.CancelBody, response: { 200: S.IntentSecret } }
   }, async (request) => {
+    await assertOwned(request, { payment_intent: request.body.payment_intent_id })
     const intent = await stripe().paymentIntents.cancel(request.body.payment_intent_id, undefined, callOptions(request, 'cancel'))
     request.log.info({ payment_intent: intent.id }, 'PaymentIntent successfully canceled')
     return intentSecret(intent)
@@ -189,10 +197,14 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: S.IntentSecret }
     }
   }, async (request) => {
+    const merchant = request.merchant
     const params = {
       payment_method_types: request.body.payment_method_types ?? ['card_present'],
-      ...pick(request.body, ['customer', 'description', 'on_behalf_of'])
+      ...pick(request.body, ['customer', 'description', 'on_behalf_of']),
+      // a destination merchant's SetupIntent is made for it: that is how it is known as theirs
+      ...(merchant?.charge.type === 'destination' ? { on_behalf_of: merchant.account } : {})
     }
+    await assertOwned(request, { customer: params.customer })
     const intent = await stripe().setupIntents.create(stripeParams<Stripe.SetupIntentCreateParams>(params), callOptions(request, 'create'))
     request.log.info({ setup_intent: intent.id }, 'SetupIntent successfully created')
     return intentSecret(intent)
@@ -210,12 +222,16 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const client = stripe()
+    await assertOwned(request, { payment_method: request.body.payment_method_id })
     let customer: Stripe.Customer
     try {
-      const found = await client.customers.list({ email: 'example@test.com', limit: 1 }, readOptions(request))
-      customer = found.data.length === 1
-        ? found.data[0]!
-        : await client.customers.create({ email: 'example@test.com' }, callOptions(request, 'customer'))
+      // a destination merchant has its own example customer on the platform, stamped as its own
+      const mark = stamp(request.merchant)
+      const list = client.customers.list({ email: 'example@test.com', limit: mark.metadata === undefined ? 1 : 100 }, readOptions(request))
+      const found = await listOwned(request, 'customer', list, 1)
+      customer = found.length === 1
+        ? found[0]!
+        : await client.customers.create({ email: 'example@test.com', ...mark }, callOptions(request, 'customer'))
     } catch (err) {
       // The original meant this text (its own bug turned it into a 500).
       throw new PrefixedError('Error creating or retrieving customer!', err)
@@ -238,6 +254,7 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const params = pick(request.body, ['receipt_email'])
+    await assertOwned(request, { payment_intent: request.body.payment_intent_id })
     const intent = await stripe().paymentIntents.update(request.body.payment_intent_id, params, callOptions(request, 'update'))
     request.log.info({ payment_intent: intent.id }, 'Updated PaymentIntent')
     return intentSecret(intent)
@@ -247,16 +264,16 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
     config: { errorPrefix: 'Error fetching Locations!', checkKey: true },
     schema: { tags, security, summary: 'List Locations (up to 100), as a top-level array', response: { 200: Type.Array(S.StripeObject) } }
   }, async (request) => {
-    const locations = await stripe().terminal.locations.list({ limit: 100 }, readOptions(request))
-    request.log.info({ count: locations.data.length }, 'Locations successfully fetched')
-    return locations.data
+    const locations = await listOwned(request, 'location', stripe().terminal.locations.list({ limit: 100 }, readOptions(request)))
+    request.log.info({ count: locations.length }, 'Locations successfully fetched')
+    return locations
   })
 
   fastify.post('/create_location', {
     config: { errorPrefix: 'Error creating Location!', checkKey: true },
     schema: { tags, security, consumes, summary: 'Create a Location', body: S.CreateLocationBody, response: { 200: S.StripeObject } }
   }, async (request) => {
-    const params = pick(request.body, ['display_name', 'address'])
+    const params = { ...pick(request.body, ['display_name', 'address']), ...stamp(request.merchant) }
     const location = await stripe().terminal.locations.create(
       stripeParams<Stripe.Terminal.LocationCreateParams>(params),
       callOptions(request, 'create')

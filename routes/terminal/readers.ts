@@ -4,7 +4,8 @@ import type Stripe from 'stripe'
 import { HttpError, errorBody } from '../../lib/errors.js'
 import { versioned } from '../../lib/stripe-version.js'
 import { pick, stripeParams } from '../../lib/terminal.js'
-import { callOptions, readOptions } from './calls.js'
+import { callOptions, readOptions, refundParams } from './calls.js'
+import { assertOwned, listOwned } from './ownership.js'
 import { ErrorBody } from '../../schemas/common.js'
 import * as S from '../../schemas/terminal.js'
 
@@ -27,10 +28,11 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: Type.Array(S.StripeObject) }
     }
   }, async (request) => {
-    // only the two documented filters reach Stripe, never whatever else the query string holds
-    const filters = { limit: 100, ...pick(request.query, ['location', 'status']) }
-    const readers = await stripe().terminal.readers.list(filters, readOptions(request))
-    return readers.data
+    // only the two documented filters reach Stripe, never whatever else the query string holds; a
+    // key bound to a location lists that location's readers
+    const bound = request.merchant?.location
+    const filters = { limit: 100, ...pick(request.query, ['location', 'status']), ...(bound == null ? {} : { location: bound }) }
+    return await listOwned(request, 'reader', stripe().terminal.readers.list(filters, readOptions(request)))
   })
 
   fastify.post('/process_payment_intent', {
@@ -45,6 +47,7 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const { reader_id: reader, payment_intent_id: paymentIntent } = request.body
+    await assertOwned(request, { reader, payment_intent: paymentIntent })
     return await stripe().terminal.readers.processPaymentIntent(reader, { payment_intent: paymentIntent }, callOptions(request, 'process'))
   })
 
@@ -59,6 +62,7 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: S.StripeObject }
     }
   }, async (request) => {
+    await assertOwned(request, { reader: request.body.reader_id, setup_intent: request.body.setup_intent_id })
     const consent = versioned('terminal.readers.process_setup_intent', fastify.config.apiVersion)
     const params = stripeParams<Stripe.Terminal.ReaderProcessSetupIntentParams>({ setup_intent: request.body.setup_intent_id, ...consent })
     return await stripe().terminal.readers.processSetupIntent(request.body.reader_id, params, callOptions(request, 'process'))
@@ -68,6 +72,7 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     config: { errorPrefix: 'Error canceling reader action!' },
     schema: { tags, security, consumes, summary: 'Cancel what a reader is doing', body: S.ReaderBody, response: { 200: S.StripeObject } }
   }, async (request) => {
+    await assertOwned(request, { reader: request.body.reader_id })
     return await stripe().terminal.readers.cancelAction(request.body.reader_id, undefined, callOptions(request, 'cancel'))
   })
 
@@ -87,6 +92,7 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         'invalid_request_error', 'livemode_mismatch')
     }
     const { reader_id: reader, card_number: card } = request.body
+    await assertOwned(request, { reader })
     const params: Parameters<Stripe['testHelpers']['terminal']['readers']['presentPaymentMethod']>[1] = card === undefined
       ? {}
       : { type: 'card_present', card_present: { number: card } }
@@ -132,7 +138,8 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     if (target === undefined) {
       throw new HttpError(400, '\'payment_intent_id\' or \'charge\' is a required parameter', 'invalid_request_error', 'parameter_missing')
     }
-    const params = { ...target, ...(amount === undefined ? {} : { amount: Number(amount) }) }
+    await assertOwned(request, { ...target, reader })
+    const params = { ...target, ...(amount === undefined ? {} : { amount: Number(amount) }), ...refundParams(request) }
     if (reader !== undefined) return await stripe().terminal.readers.refundPayment(reader, params, callOptions(request, 'refund'))
     return await stripe().refunds.create(params, callOptions(request, 'refund'))
   })

@@ -77,7 +77,9 @@ function paymentIntent (p: Record<string, any>, pi = id('pi')): Record<string, u
       ? p.payment_method_types
       : Object.values(p.payment_method_types ?? { 0: 'card' }),
     receipt_email: p.receipt_email ?? null,
-    status: 'requires_payment_method'
+    status: 'requires_payment_method',
+    on_behalf_of: p.on_behalf_of ?? null,
+    transfer_data: p.transfer_data ?? null
   }
 }
 
@@ -90,6 +92,7 @@ function reader (rid: string, action: Record<string, unknown> | null = null): Re
     label: 'Simulated WisePOS E',
     livemode: false,
     location: 'tml_1',
+    metadata: {},
     serial_number: 'WPE-SIMULATOR-1',
     status: 'online'
   }
@@ -135,6 +138,7 @@ function route (call: Call): Reply {
         customer: p.customer ?? null,
         description: p.description ?? null,
         on_behalf_of: p.on_behalf_of ?? null,
+        metadata: p.metadata ?? {},
         payment_method_types: Object.values(p.payment_method_types ?? {}),
         status: 'requires_payment_method',
         livemode: false
@@ -190,12 +194,19 @@ function route (call: Call): Reply {
     if (p.display_name === undefined) return missing('display_name')
     if (p.address === undefined) return missing('address')
     return {
-      body: { id: id('tml'), object: 'terminal.location', display_name: p.display_name, address: p.address, livemode: false, metadata: {} }
+      body: {
+        id: id('tml'),
+        object: 'terminal.location',
+        display_name: p.display_name,
+        address: p.address,
+        livemode: false,
+        metadata: p.metadata ?? {}
+      }
     }
   }
   if (m === 'POST /v1/terminal/readers') {
     if (p.registration_code === undefined) return missing('registration_code')
-    return { body: { ...reader(id('tmr')), label: p.label ?? null, location: p.location ?? null } }
+    return { body: { ...reader(id('tmr')), label: p.label ?? null, location: p.location ?? null, metadata: p.metadata ?? {} } }
   }
   if (m === 'GET /v1/terminal/readers') {
     const readers = [reader('tmr_1'), { ...reader('tmr_2'), status: 'offline', location: 'tml_2' }]
@@ -290,8 +301,24 @@ export interface FakeStripeOptions {
   auth?: 'stripe' | 'stripe-mock'
 }
 
+/** Objects a create stores, so that they can be read back, listed and kept to their account. */
+const CREATES = new Set(['/v1/payment_intents', '/v1/setup_intents', '/v1/terminal/readers', '/v1/terminal/locations', '/v1/customers'])
+/** Parameters that name an existing object. */
+const REF_PARAMS = ['payment_intent', 'charge', 'setup_intent', 'location', 'customer', 'payment_method']
+/** Lists that include the stored objects of the calling account, and the filters each honours. */
+const LISTS: Record<string, { object: string, filters: string[] }> = {
+  '/v1/terminal/readers': { object: 'terminal.reader', filters: ['location', 'status'] },
+  '/v1/terminal/locations': { object: 'terminal.location', filters: [] },
+  '/v1/customers': { object: 'customer', filters: ['email'] }
+}
+
 export class FakeStripe {
   readonly calls: Call[] = []
+  /**
+   * Objects by id with the account they live in (undefined: the platform). As in Stripe, a call
+   * under another account (`Stripe-Account`) that names one is answered `No such …` (404).
+   */
+  readonly objects = new Map<string, { account: string | undefined, object: Record<string, any> }>()
   readonly specViolations: string[] = []
   private readonly overrides: Override[] = []
   private readonly sockets = new Set<Socket>()
@@ -328,6 +355,51 @@ export class FakeStripe {
     return this
   }
 
+  /** Stores an object as if it had been created in `account` (undefined: on the platform). */
+  put<T extends { id: string, object: string }> (object: T, account?: string): T {
+    this.objects.set(object.id, { account, object })
+    return object
+  }
+
+  /** Stripe's own account isolation, retrieval of stored objects with `expand`, and stored objects in lists. */
+  private stateful (call: Call): Reply | undefined {
+    const params = call.method === 'GET' ? call.query : call.params
+    const refs = [
+      ...call.path.split('/').map(s => decodeURIComponent(s)),
+      ...REF_PARAMS.map(k => params[k]).filter((v): v is string => typeof v === 'string')
+    ]
+    for (const ref of refs) {
+      const stored = this.objects.get(ref)
+      if (stored !== undefined && stored.account !== call.stripeAccount) return noSuch(String(stored.object.object), ref)
+    }
+    const retrieve = call.method === 'GET' ? /^\/v1\/(?:terminal\/)?[a-z_]+\/([^/]+)$/.exec(call.path) : null
+    const stored = retrieve === null ? undefined : this.objects.get(decodeURIComponent(retrieve[1]!))
+    if (stored === undefined) return undefined
+    const expand = Object.values((call.query.expand ?? {}) as Record<string, string>)
+    const body: Record<string, any> = { ...stored.object }
+    for (const field of expand) {
+      const inner = typeof body[field] === 'string' ? this.objects.get(body[field]) : undefined
+      if (inner !== undefined) body[field] = inner.object
+    }
+    return { body }
+  }
+
+  /** After a default answer: a created object is stored; a list holds the stored objects of the caller's account. */
+  private remember (call: Call, reply: Reply): Reply {
+    const body = reply.body as Record<string, any> | undefined
+    if ((reply.status ?? 200) !== 200 || body === undefined) return reply
+    if (call.method === 'POST' && CREATES.has(call.path)) this.put(body as { id: string, object: string }, call.stripeAccount)
+    const list = call.method === 'GET' ? LISTS[call.path] : undefined
+    if (list !== undefined && body.object === 'list') {
+      const extra = [...this.objects.values()]
+        .filter(o => o.account === call.stripeAccount && o.object.object === list.object &&
+          list.filters.every(f => call.query[f] === undefined || o.object[f] === call.query[f]))
+        .map(o => o.object)
+      return { ...reply, body: { ...body, data: [...(body.data as unknown[]), ...extra] } }
+    }
+    return reply
+  }
+
   /** The calls to one method and path (exact, or a regular expression). */
   callsTo (method: string, path: string | RegExp): Call[] {
     return this.calls.filter(c => c.method === method && (typeof path === 'string' ? c.path === path : path.test(c.path)))
@@ -337,6 +409,7 @@ export class FakeStripe {
   reset (): void {
     this.calls.length = 0
     this.overrides.length = 0
+    this.objects.clear()
   }
 
   /** The spec violations so far, cleared: for a test whose call is meant to be one Stripe refuses. */
@@ -376,7 +449,7 @@ export class FakeStripe {
         override.times--
         reply = typeof override.reply === 'function' ? override.reply(call) : override.reply
       } else {
-        reply = this.authProblem(call.authorization ?? '') ?? route(call)
+        reply = this.authProblem(call.authorization ?? '') ?? this.stateful(call) ?? this.remember(call, route(call))
       }
       this.send(res, reply)
     })

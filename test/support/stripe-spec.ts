@@ -35,6 +35,16 @@ interface Operation {
   required: Set<string>
 }
 
+/**
+ * Operations the service calls that the trimmed spec leaves out, as Stripe's API reference
+ * documents them (the ownership reads of routes/terminal/ownership.ts).
+ */
+const OUTSIDE_THE_TRIM: Array<{ method: string; template: string; params: string[] }> = [
+  { method: 'GET', template: '/v1/charges/{charge}', params: ['expand'] },
+  { method: 'GET', template: '/v1/setup_intents/{intent}', params: ['client_secret', 'expand'] },
+  { method: 'GET', template: '/v1/payment_methods/{payment_method}', params: ['expand'] }
+]
+
 function load (): Map<string, Operation[]> {
   const ops = new Map<string, Operation[]>()
   if (!specAvailable) return ops
@@ -53,6 +63,11 @@ function load (): Map<string, Operation[]> {
       const re = new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`)
       ops.set(m, [...(ops.get(m) ?? []), { template, re, params, required }])
     }
+  }
+  for (const { method, template, params } of OUTSIDE_THE_TRIM) {
+    if ((ops.get(method) ?? []).some(o => o.template === template)) continue
+    const re = new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`)
+    ops.set(method, [...(ops.get(method) ?? []), { template, re, params: new Set(params), required: new Set<string>() }])
   }
   return ops
 }
