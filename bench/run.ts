@@ -36,7 +36,7 @@ const CORES = availableParallelism()
 const PIN = process.env.BENCH_PIN !== 'off' && CORES >= 2 && spawnSync('taskset', ['-V']).status === 0
 if (PIN) spawnSync('taskset', ['-a', '-cp', `0-${CORES - 2}`, String(process.pid)])
 
-interface Started { port: number, child: ChildProcess, merchantKey?: string }
+interface Started { port: number, child: ChildProcess, merchantKeys?: { direct: string, destination: string } }
 /** node with these arguments: on the measured core, the others, or any (children inherit this process's pinning) */
 function node (args: string[], cores: 'measured' | 'others' | 'any'): [string, string[]] {
   if (!PIN) return [process.execPath, args]
@@ -50,20 +50,20 @@ async function start (role: string, env: Record<string, string> = {}, script = S
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit']
   })
-  const [port, merchantKey] = await new Promise<[number, string | undefined]>((resolve, reject) => {
+  const [port, direct, destination] = await new Promise<[number, string?, string?]>((resolve, reject) => {
     let out = ''
     const ready = (d: Buffer): void => {
       out += String(d)
-      const m = /READY (\d+)(?: (\S+))?\n/.exec(out)
+      const m = /READY (\d+)(?: (\S+) (\S+))?\n/.exec(out)
       if (m === null) return
       // from here on the service's log lines are read and dropped, as a log collector would
       child.stdout!.off('data', ready).on('data', () => {})
-      resolve([Number(m[1]), m[2]])
+      resolve([Number(m[1]), m[2], m[3]])
     }
     child.stdout!.on('data', ready)
     child.on('exit', code => reject(new Error(`${role} exited ${code}`)))
   })
-  return { port, child, ...(merchantKey === undefined ? {} : { merchantKey }) }
+  return { port, child, ...(direct === undefined || destination === undefined ? {} : { merchantKeys: { direct, destination } }) }
 }
 
 interface Scenario {
@@ -71,8 +71,8 @@ interface Scenario {
   method: 'GET' | 'POST'
   path: string
   body?: string
-  /** the service is called with its merchant key instead of the platform's API key */
-  merchant?: boolean
+  /** the service is called with one of its merchant keys instead of the platform's API key */
+  merchant?: 'direct' | 'destination'
   /** measured at every connection count and log level (else once: the first count, the last level) */
   matrix?: boolean
 }
@@ -85,7 +85,21 @@ const scenarios: Scenario[] = [
     body: 'amount=1000&currency=usd&payment_method_types[]=card_present',
     matrix: true
   },
-  { name: 'POST /connection_token (merchant key, direct)', method: 'POST', path: '/connection_token', merchant: true },
+  { name: 'POST /connection_token (merchant key, direct)', method: 'POST', path: '/connection_token', merchant: 'direct' },
+  // a destination key's acting call first reads the object to establish it is the merchant's (one more Stripe call)
+  {
+    name: 'POST /capture_payment_intent (merchant key, destination: ownership read)',
+    method: 'POST',
+    path: '/capture_payment_intent',
+    body: 'payment_intent_id=pi_bench',
+    merchant: 'destination'
+  },
+  {
+    name: 'POST /capture_payment_intent (platform key)',
+    method: 'POST',
+    path: '/capture_payment_intent',
+    body: 'payment_intent_id=pi_bench'
+  },
   { name: 'GET /v1/apis/http/stripe/v1/customers (proxied)', method: 'GET', path: '/v1/apis/http/stripe/v1/customers?limit=3' }
 ]
 const HEADERS = { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://pos.example.com' }
@@ -180,7 +194,7 @@ try {
     for (const connections of CONNECTIONS) {
       const once = connections === CONNECTIONS[0] && level === LEVELS.at(-1)
       for (const s of scenarios.filter(s => s.name.includes(ONLY) && (s.matrix === true || once))) {
-        const keyOf = (server: { merchantKey?: string }): string | undefined => s.merchant === true ? server.merchantKey : undefined
+        const keyOf = (server: Started): string | undefined => s.merchant === undefined ? undefined : server.merchantKeys?.[s.merchant]
         for (const server of Object.values(servers)) {
           await autocannon({ ...options(server.port, s, connections, keyOf(server)), duration: 3 }) // warm-up
         }

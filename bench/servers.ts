@@ -3,7 +3,7 @@
  *   fake     the fake Stripe (test/support/fake-stripe.ts)
  *   service  this service, as in production: API key, CORS allowlist, helmet, rate limit, validation,
  *            the log (LOG_LEVEL, default info) through the buffered stdout server.ts uses, to a pipe;
- *            it also prints a merchant key it made, for the merchant scenario
+ *            it also prints two merchant keys it made (direct, destination), for the merchant scenarios
  *            (BENCH_METRICS=off: the same service with its metrics not recorded)
  *   bare     a bare Fastify + stripe-node server making the same Stripe calls (the baseline),
  *            stripe-node and Fastify with their defaults (no logger)
@@ -21,6 +21,8 @@ const port = Number(process.env.BENCH_PORT ?? 0)
 if (role === 'fake') {
   const { FakeStripe } = await import('../test/support/fake-stripe.js')
   const fake = await new FakeStripe().start()
+  // the PaymentIntent the destination-key scenario captures: the bench merchant's, on the platform
+  fake.put({ id: 'pi_bench', object: 'payment_intent', transfer_data: { destination: 'acct_bench' }, on_behalf_of: 'acct_bench' })
   // keep memory flat: the recorder is for tests
   setInterval(() => {
     fake.calls.length = 0
@@ -42,9 +44,10 @@ if (role === 'fake') {
     for (const name of recorders) server.metrics[name] = off
   }
   await server.listen({ port, host: '127.0.0.1' })
-  // a merchant key (direct charges on a connected account) for the merchant scenario
-  const merchant = await server.merchantKeys.create({ account: 'acct_bench', label: 'bench' })
-  console.log(`READY ${(server.server.address() as { port: number }).port} ${merchant.key}`)
+  // merchant keys for the merchant scenarios: direct charges on a connected account, destination charges on the platform
+  const direct = await server.merchantKeys.create({ account: 'acct_bench', label: 'bench' })
+  const destination = await server.merchantKeys.create({ account: 'acct_bench', label: 'bench', charge: { type: 'destination' } })
+  console.log(`READY ${(server.server.address() as { port: number }).port} ${direct.key} ${destination.key}`)
 } else if (role === 'bare') {
   const [{ default: Fastify }, { default: formbody }, { default: Stripe }, { request }] = await Promise.all([
     import('fastify'), import('@fastify/formbody'), import('stripe'), import('undici')
@@ -63,6 +66,10 @@ if (role === 'fake') {
       capture_method: 'manual',
       description: 'Example PaymentIntent'
     } as Parameters<typeof stripe.paymentIntents.create>[0])
+    return { intent: pi.id, secret: pi.client_secret }
+  })
+  server.post('/capture_payment_intent', async req => {
+    const pi = await stripe.paymentIntents.capture((req.body as Record<string, string>).payment_intent_id!)
     return { intent: pi.id, secret: pi.client_secret }
   })
   server.get('/v1/apis/http/stripe/*', async (req, reply) => {

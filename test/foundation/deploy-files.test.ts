@@ -10,7 +10,8 @@ const read = (f: string): string => readFileSync(f, 'utf8')
 
 t.test('README opens with the two command lines and documents every variable', async t => {
   const readme = read('README.md')
-  t.ok(readme.startsWith('```sh\nnpm ci && npm start\nnpm ci && npm test\n```'), 'the two commands first')
+  t.ok(readme.startsWith('# Stripe Terminal backend\n\n```sh\nnpm ci && npm start\nnpm ci && npm test\n```'),
+    'the two commands right under the title')
   for (const key of Object.keys(EnvSchema.properties)) t.match(readme, `| \`${key}\` |`, `${key} in the configuration table`)
   const example = read('.env.example')
   for (const key of Object.keys(EnvSchema.properties)) t.match(example, key, `${key} in .env.example`)

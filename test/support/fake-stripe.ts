@@ -390,7 +390,9 @@ export class FakeStripe {
     if ((reply.status ?? 200) !== 200 || body === undefined) return reply
     if (call.method === 'POST' && CREATES.has(call.path)) this.put(body as { id: string, object: string }, call.stripeAccount)
     const list = call.method === 'GET' ? LISTS[call.path] : undefined
-    if (list !== undefined && body.object === 'list') {
+    // stored objects sit on the first page: a page after a cursor has none of them
+    const paged = call.query.starting_after !== undefined || call.query.ending_before !== undefined
+    if (list !== undefined && body.object === 'list' && !paged) {
       const extra = [...this.objects.values()]
         .filter(o => o.account === call.stripeAccount && o.object.object === list.object &&
           list.filters.every(f => call.query[f] === undefined || o.object[f] === call.query[f]))
