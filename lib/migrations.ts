@@ -33,6 +33,10 @@ export interface Database {
     failure_code: string | null
     failure_message: string | null
     payment_intent: string | null
+    /** refund_payment's charge, process_setup_intent's SetupIntent, collect_inputs' results (JSON) */
+    charge: string | null
+    setup_intent: string | null
+    inputs: string | null
     updated_at: string
     /** the connected account whose reader it is (Connect events carry it); null on the platform */
     account: string | null
@@ -114,6 +118,12 @@ export const migrations: Array<[string, Migration]> = [
       .execute()
     await db.schema.createIndex('merchant_keys_account').on('merchant_keys').column('account').execute()
     await db.schema.alterTable('reader_actions').addColumn('account', 'varchar(255)').execute()
+  }],
+  // every reader action type of today's API: what each concerns
+  ['003_reader_action_objects', async db => {
+    for (const [column, type] of [['charge', 'varchar(255)'], ['setup_intent', 'varchar(255)'], ['inputs', 'text']] as const) {
+      await db.schema.alterTable('reader_actions').addColumn(column, type).execute()
+    }
   }]
 ]
 

@@ -88,7 +88,12 @@ export const ReaderAction = Type.Object({
     status: OrNull(Type.String()),
     failure_code: OrNull(Type.String()),
     failure_message: OrNull(Type.String()),
-    payment_intent: OrNull(Type.String()),
+    payment_intent: OrNull(Type.String({
+      description: 'process_payment_intent, collect_payment_method, confirm_payment_intent, refund_payment'
+    })),
+    charge: OrNull(Type.String({ description: 'refund_payment of a charge' })),
+    setup_intent: OrNull(Type.String({ description: 'process_setup_intent' })),
+    inputs: OrNull(Type.Array(Type.Unknown(), { description: "collect_inputs: the inputs with the customer's answers" })),
     updated_at: Type.String({ format: 'date-time' })
   })
 })

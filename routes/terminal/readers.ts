@@ -118,8 +118,8 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       const message = `No action recorded for reader ${readerId}.`
       return await reply.code(404).send(errorBody({ type: 'invalid_request_error', message, code: 'resource_missing' }))
     }
-    const { reader_id: _reader, livemode: _livemode, account: _account, ...action } = row
-    return { reader_id: readerId, action }
+    const { reader_id: _reader, livemode: _livemode, account: _account, inputs, ...action } = row
+    return { reader_id: readerId, action: { ...action, inputs: inputs === null ? null : JSON.parse(inputs) as unknown[] } }
   })
 
   fastify.post('/refund_payment', {

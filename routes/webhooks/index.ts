@@ -1,16 +1,29 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type Stripe from 'stripe'
 import { useRawBody } from '../../plugins/app/bodies.js'
 import { signatureHeader, signatureProblem, signatureTimestamp, TOLERANCE_SECONDS } from '../../lib/signature.js'
 import { describeError, errorBody } from '../../lib/errors.js'
 import { FailureLimiter } from '../../lib/failure-limiter.js'
-import { eventProblem } from '../../schemas/webhooks.js'
+import { eventProblem, handledType } from '../../schemas/webhooks.js'
+import { deliveryOf, snapshotType } from '../../lib/events.js'
+import { HttpError } from '../../lib/errors.js'
 
 /**
  * Stripe's events are small — lists inside objects are truncated to 10 items and metadata is
  * capped (50 keys × 500 characters) — so real events are a few KB, rarely over 100 KB. 512 KiB
  * leaves room for the largest and bounds what an unauthenticated caller can make us read and hash.
  */
+/** The fields of a thin event (`object: "v2.core.event"`) that lead to its snapshot (schemas/webhooks.ts checks them). */
+interface Thin {
+  id: string
+  type: string
+  created: string
+  livemode?: boolean
+  context?: string | null
+  snapshot_event?: string | null
+  related_object?: { id: string } | null
+}
+
 export const WEBHOOK_BODY_LIMIT = 512 * 1024
 /** failed signatures per IP per minute before that IP is refused unread */
 export const FAILURES_PER_MINUTE = 20
@@ -76,6 +89,37 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
     done()
   })
 
+  /**
+   * The snapshot a thin event stands for: the snapshot event Stripe names (`snapshot_event`), else
+   * the related object's current state in an event of the snapshot type. On the event's account
+   * (`context`). A fetch that fails is a 503, so Stripe redelivers: nothing is recorded meanwhile.
+   */
+  const fetchSnapshot = async (thin: Thin, type: string, log: FastifyBaseLogger): Promise<Stripe.Event> => {
+    const options = typeof thin.context === 'string' ? { stripeAccount: thin.context } : {}
+    try {
+      const stripe = fastify.stripe.client()
+      if (typeof thin.snapshot_event === 'string') return await stripe.events.retrieve(thin.snapshot_event, undefined, options)
+      const related = thin.related_object?.id
+      if (related !== undefined && type.startsWith('terminal.reader.')) {
+        const reader = await stripe.terminal.readers.retrieve(related, undefined, options)
+        return {
+          id: thin.id,
+          object: 'event',
+          type,
+          created: Math.floor(Date.parse(thin.created) / 1000),
+          livemode: thin.livemode === true,
+          ...(typeof thin.context === 'string' ? { account: thin.context } : {}),
+          data: { object: reader }
+        } as unknown as Stripe.Event
+      }
+    } catch (err) {
+      const message = fastify.maskSecrets((err as Error).message)
+      log.warn({ event: thin.id, type: thin.type, err: { message } }, 'thin event: fetch failed')
+      throw new HttpError(503, 'The event could not be fetched from Stripe; Stripe will redeliver it.', 'api_error', 'event_fetch_failed')
+    }
+    throw new HttpError(400, `A thin ${thin.type} event names neither its snapshot event nor its reader.`)
+  }
+
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const header = signatureHeader(request.headers['stripe-signature'])!
     const payload = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
@@ -86,23 +130,33 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
       request.log.warn({ reason }, 'webhook signature verification failed')
       return fail(reply, 400, `Webhook signature verification failed: ${reason}`)
     }
-    let event: Stripe.Event
+    let event: Record<string, unknown>
     try {
-      event = JSON.parse(payload.toString('utf8')) as Stripe.Event
+      event = JSON.parse(payload.toString('utf8')) as Record<string, unknown>
     } catch {
       fastify.metrics.webhook('', 'invalid')
       return fail(reply, 400, 'The signed payload is not a Stripe event.')
     }
-    const problem = eventProblem(event)
-    if (problem !== undefined) {
+    const invalid = (problem: string): FastifyReply => {
       fastify.metrics.webhook('', 'invalid')
       request.log.warn({ problem }, 'a well-signed event that does not fit')
       return fail(reply, 400, `The signed payload is not a Stripe event this service can handle (${problem}).`)
     }
-    request.webhookType = event.type
-    const outcome = await fastify.webhookEvents.process(event)
-    fastify.metrics.webhook(event.type, outcome)
-    request.log.info({ event: event.id, type: event.type, livemode: event.livemode, outcome }, 'webhook event')
+    const problem = eventProblem(event)
+    if (problem !== undefined) return invalid(problem)
+    const delivery = deliveryOf(event)
+    request.webhookType = delivery.type
+    // a thin event of a type the service acts on: its snapshot is fetched (before anything is recorded)
+    let snapshot = event.object === 'v2.core.event' ? undefined : event as unknown as Stripe.Event
+    const type = snapshotType(delivery.type)
+    if (snapshot === undefined && type !== undefined && handledType(type)) {
+      snapshot = await fetchSnapshot(event as unknown as Thin, type, request.log)
+      const snapshotProblem = eventProblem(snapshot)
+      if (snapshotProblem !== undefined) return invalid(`its snapshot: ${snapshotProblem}`)
+    }
+    const outcome = await fastify.webhookEvents.process(delivery, snapshot)
+    fastify.metrics.webhook(delivery.type, outcome)
+    request.log.info({ event: delivery.id, type: delivery.type, livemode: delivery.livemode, outcome }, 'webhook event')
     return reply.send(outcome === 'duplicate' ? { received: true, duplicate: true } : { received: true })
   }
 

@@ -42,7 +42,9 @@ interface Operation {
 const OUTSIDE_THE_TRIM: Array<{ method: string; template: string; params: string[] }> = [
   { method: 'GET', template: '/v1/charges/{charge}', params: ['expand'] },
   { method: 'GET', template: '/v1/setup_intents/{intent}', params: ['client_secret', 'expand'] },
-  { method: 'GET', template: '/v1/payment_methods/{payment_method}', params: ['expand'] }
+  { method: 'GET', template: '/v1/payment_methods/{payment_method}', params: ['expand'] },
+  // the snapshot event of a thin event (routes/webhooks)
+  { method: 'GET', template: '/v1/events/{id}', params: ['expand'] }
 ]
 
 function load (): Map<string, Operation[]> {

@@ -249,6 +249,9 @@ t.test('reader actions are readable by POS apps with their API key', async t => 
       failure_code: 'card_declined',
       failure_message: 'The card was declined.',
       payment_intent: 'pi_1',
+      charge: null,
+      setup_intent: null,
+      inputs: null,
       updated_at: new Date(failedAt * 1000).toISOString()
     }
   })
