@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module'
 import { LogController, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import pino, { type DestinationStream } from 'pino'
 import { REDACT_PATHS, redactSecrets, secretMasker } from './redact.js'
@@ -21,8 +22,21 @@ export function loggerOptions (
     hooks: { streamWrite: (line: string) => mask(redactSecrets(line)) }
   }
   if (stream !== undefined) return { ...base, stream }
-  if (process.stdout.isTTY === true) return { ...base, transport: { target: 'pino-pretty' } }
+  if (process.stdout.isTTY === true && prettyInstalled()) return { ...base, transport: { target: 'pino-pretty' } }
   return base
+}
+
+/**
+ * pino-pretty is a devDependency: a production install (`npm ci --omit=dev`, the image) at a
+ * terminal (`docker run -it`, a Heroku console) writes JSON lines instead of failing to start.
+ */
+function prettyInstalled (): boolean {
+  try {
+    createRequire(import.meta.url).resolve('pino-pretty')
+    return true
+  } catch {
+    return false
+  }
 }
 
 /**
