@@ -5,6 +5,7 @@ import type { DestinationStream } from 'pino'
 import type { Config } from './lib/config.js'
 import { commaList, configuredSecrets, loadConfig, readEnv } from './lib/config.js'
 import { describeError, errorBody, logOutcome, sendErrorBody } from './lib/errors.js'
+import { lingerOnClose } from './lib/linger.js'
 import { AccessLog, loggerOptions } from './lib/logger.js'
 import config from './plugins/app/config.js'
 import tracing from './plugins/app/tracing.js'
@@ -113,6 +114,12 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   fastify.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id)
     if (closing) reply.header('connection', 'close')
+    // answered before its body arrived (413, or refused before reading it): the connection closes,
+    // but only once the client could read this answer (lib/linger.ts)
+    if (request.raw.complete === false) {
+      reply.header('connection', 'close')
+      lingerOnClose(request.raw)
+    }
     done(null, payload)
   })
 

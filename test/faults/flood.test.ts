@@ -101,7 +101,10 @@ t.test('an address that keeps failing is refused unread, with Retry-After; other
 
 t.test("signed events that do not fit count as no failure: Stripe's address is never refused for them", async t => {
   const { app } = await build(t, { env: { STRIPE_WEBHOOK_SECRET: 'whsec_flood' } })
-  const body = JSON.stringify({ id: 'evt_x', object: 'event', type: 'x.y', livemode: false, created: 1.5, data: { object: {} } })
+  // a type the service acts on whose fields do not fit (any other type is taken whatever its shape)
+  const body = JSON.stringify({
+    id: 'evt_x', object: 'event', type: 'terminal.reader.action_succeeded', livemode: false, created: 1.5, data: { object: {} }
+  })
   const codes = new Set<number>()
   for (let i = 0; i < 25; i++) {
     const res = await app.inject({

@@ -1,6 +1,7 @@
 // `npm test`'s tap run with the database and cache services found: TEST_DATABASE_URL and
 // TEST_REDIS_URL when set, else this machine's own PostgreSQL and Redis on 127.0.0.1 when they
 // answer. The first line says which, and what skips without them, so nothing skips silently.
+// (Not named test.mjs: tap takes a file of that name for a test file, and would run itself.)
 import { spawn } from 'node:child_process'
 import { createConnection } from 'node:net'
 
