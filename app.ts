@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Server } from 'node:http'
-import type { FastifyError, FastifyHttpOptions, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyHttpOptions, FastifyInstance, FastifyReply } from 'fastify'
 import type { DestinationStream } from 'pino'
 import type { Config } from './lib/config.js'
 import { commaList, configuredSecrets, loadConfig, readEnv } from './lib/config.js'
@@ -72,7 +72,12 @@ export function serverOptions (cfg: Config, logStream?: DestinationStream): Fast
     requestTimeout: 30_000,
     // longer than common load balancers' idle timeout (60 s), or they see intermittent 502s
     keepAliveTimeout: 72_000,
-    return503OnClosing: true
+    return503OnClosing: true,
+    // a URL that cannot be decoded (`%zz`): said without echoing it, which may hold a key
+    frameworkErrors: (error, _request, reply) => {
+      const message = error.code === 'FST_ERR_BAD_URL' ? 'The request URL is not valid (a bad %-encoding).' : 'Bad request.'
+      return (reply as FastifyReply).code(400).send(errorBody({ type: 'invalid_request_error', message, code: 'url_invalid' }))
+    }
   }
 }
 

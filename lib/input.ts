@@ -11,7 +11,7 @@ const invalid = (message: string, code: string): HttpError => new HttpError(400,
 
 /**
  * Checks decoded parameters before anything uses them: nesting depth, key count, and strings that
- * are well-formed UTF-16 (a lone surrogate makes stripe-node's encoder throw). Throws a 400 that
+ * are well-formed UTF-16 (a lone surrogate makes stripe-node's encoder throw) without NUL. Throws a 400 that
  * names the limit or the parameter. Iterative, so hostile depth cannot exhaust the stack.
  */
 export function checkInput (value: unknown, limits: InputLimits): void {
@@ -21,6 +21,10 @@ export function checkInput (value: unknown, limits: InputLimits): void {
     const [v, name, depth] = stack.pop()!
     if (typeof v === 'string') {
       if (!v.isWellFormed()) throw invalid(`Invalid parameter '${name}': not valid text (a lone UTF-16 surrogate).`, 'parameter_invalid')
+      // the same answer on both engines: Postgres refuses a NUL in text where SQLite stores it
+      if (v.includes('\u0000')) {
+        throw invalid(`Invalid parameter '${name}': not valid text (a NUL character).`, 'parameter_invalid')
+      }
       continue
     }
     if (typeof v !== 'object' || v === null) continue
@@ -31,7 +35,9 @@ export function checkInput (value: unknown, limits: InputLimits): void {
     keys += entries.length
     if (keys > limits.maxKeys) throw invalid(`Too many parameters: at most ${limits.maxKeys}.`, 'too_many_parameters')
     for (const [k, item] of entries) {
-      if (!k.isWellFormed()) throw invalid('Invalid parameter name: not valid text (a lone UTF-16 surrogate).', 'parameter_invalid')
+      if (!k.isWellFormed() || k.includes('\u0000')) {
+        throw invalid('Invalid parameter name: not valid text (a lone UTF-16 surrogate or a NUL).', 'parameter_invalid')
+      }
       stack.push([item, name === '' ? k : `${name}[${k}]`, depth + 1])
     }
   }

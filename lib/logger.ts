@@ -64,7 +64,8 @@ export class AccessLog extends LogController {
     const line = {
       method: request.method,
       route: request.routeOptions.url,
-      path: request.url.split('?', 1)[0]!.slice(0, 200),
+      // masked before it is cut: a secret cut in two would no longer be recognised
+      path: request.server.maskSecrets(redactSecrets(request.url.split('?', 1)[0]!)).slice(0, 200),
       status: reply.statusCode,
       ms: Math.round(reply.elapsedTime * 100) / 100,
       ...(request.apiKeyId == null ? {} : { key: request.apiKeyId }),

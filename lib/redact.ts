@@ -1,8 +1,10 @@
 /** Secret-looking values: Stripe keys, webhook and app signing secrets, and `api_key=` in URLs. */
-const SECRET = /\b(sk|rk|whsec|absec|stbk)_(test_|live_)?[A-Za-z0-9]+/g
+// A key glued to a word (`pi_missing_rk_test_…`, `xstbk_…`) is still a key: no word boundary for the
+// shapes that cannot be ordinary text (a mode after sk/rk/pk, the stbk_ prefix).
+const SECRET = /(\b(?:sk|rk|whsec|absec)|stbk|(?:sk|rk)(?=_(?:test|live)_))_(test_|live_)?[A-Za-z0-9]+/g
 const QUERY_KEY = /([?&](?:api_key|apikey|key|token)=)[^&"\s]*/gi
 
-const SECRET_IN_TEXT = /\b(sk|rk|pk|whsec|absec)_(test_|live_)?([A-Za-z0-9_]+)/g
+const SECRET_IN_TEXT = /(\b(?:sk|rk|pk|whsec|absec)|stbk|(?:sk|rk|pk)(?=_(?:test|live)_))_(test_|live_)?([A-Za-z0-9_]+)/g
 
 /**
  * Masks every secret-looking value in a text a caller will read, as Stripe does: the kind, the

@@ -22,7 +22,8 @@ const ChargeOut = chargeOf(OneOf(['direct', 'destination']), OneOf(['merchant', 
 
 export const CreateKeyBody = Type.Object({
   account: Type.String({ pattern: '^acct_[A-Za-z0-9]{1,250}$' }),
-  label: Type.String({ minLength: 1, maxLength: 255 }),
+  // no control characters: stored, and Postgres refuses a NUL
+  label: Type.String({ minLength: 1, maxLength: 255, pattern: '^[^\\u0000-\\u001f\\u007f]+$' }),
   location: Type.Optional(Type.String({ pattern: '^tml_[A-Za-z0-9]{1,250}$' })),
   charge: Type.Optional(Charge)
 }, { additionalProperties: false })

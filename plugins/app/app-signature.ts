@@ -37,6 +37,10 @@ export interface AppUser {
 }
 
 export const FUTURE_SKEW_SECONDS = 60
+const USER = /^usr_[A-Za-z0-9]{1,250}$/
+const ACCOUNT = /^acct_[A-Za-z0-9]{1,250}$/
+/** printable ASCII: a nonce is stored, and Postgres refuses a NUL */
+const NONCE = /^[\x20-\x7e]{1,200}$/
 
 const unauthorized = (message: string, code: string): HttpError => new HttpError(401, message, 'authentication_error', code)
 
@@ -81,18 +85,19 @@ export default fp(async function appSignature (fastify) {
     } catch {
       parsed = undefined
     }
-    const payload = parsed as Record<string, unknown>
-    const identified = typeof payload === 'object' && payload !== null && !Array.isArray(payload) &&
-      typeof payload.user_id === 'string' && payload.user_id.startsWith('usr_') &&
-      typeof payload.account_id === 'string' && payload.account_id.startsWith('acct_')
+    // anything but a JSON object (`x`, `null`, an empty body) is an empty object here: it identifies nobody
+    const payload = (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? parsed : {}) as Record<string, unknown>
+    // Stripe's id shapes: these go into a header (Stripe-Account) and the database, so nothing else gets that far
+    const identified = typeof payload.user_id === 'string' && USER.test(payload.user_id) &&
+      typeof payload.account_id === 'string' && ACCOUNT.test(payload.account_id)
 
     // (a) additional payload: the signature covers the exact raw body, so every field is signed.
     // (b) Stripe's default payload: it covers `{"user_id","account_id"}` rebuilt from the body.
     const bodyProblem = verifies(raw)
     let signed: AppUser['signed'] = 'body'
     if (bodyProblem !== undefined) {
-      const identity = JSON.stringify({ user_id: payload.user_id, account_id: payload.account_id })
-      const identityProblem = identified ? verifies(identity) : bodyProblem
+      const identity = identified ? JSON.stringify({ user_id: payload.user_id, account_id: payload.account_id }) : undefined
+      const identityProblem = identity === undefined ? bodyProblem : verifies(identity)
       if (identityProblem !== undefined) {
         throw unauthorized(`Signature verification failed: ${bodyProblem} Sign the exact body you send ` +
           '({...payload, user_id, account_id}, in that order), or send user_id and account_id as signed by fetchStripeSignature().',
@@ -117,8 +122,8 @@ export default fp(async function appSignature (fastify) {
       })
       : []
     const nonce = signed === 'body' ? payload.nonce : undefined
-    if (nonce !== undefined && (typeof nonce !== 'string' || nonce.length === 0 || nonce.length > 200)) {
-      throw unauthorized('nonce must be a string of 1 to 200 characters.', 'payload_invalid')
+    if (nonce !== undefined && (typeof nonce !== 'string' || !NONCE.test(nonce))) {
+      throw unauthorized('nonce must be a string of 1 to 200 printable characters.', 'payload_invalid')
     }
 
     const userId = payload.user_id as string

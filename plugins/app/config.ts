@@ -1,12 +1,17 @@
 import fp from 'fastify-plugin'
 import { checklist, configuredSecrets, type Config } from '../../lib/config.js'
-import { secretMasker } from '../../lib/redact.js'
+import { maskSecrets, secretMasker } from '../../lib/redact.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config
-    /** replaces every configured secret in a text with [REDACTED] (for anything echoed to a caller) */
+    /**
+     * Masks a text a caller will read or a log keeps: every configured secret (also cut short,
+     * see lib/redact.ts) becomes [REDACTED], then anything key-shaped is masked as Stripe does.
+     */
     maskSecrets: (text: string) => string
+    /** secrets known only to a plugin (a proxy adapter's credentials), masked from then on too */
+    addSecrets: (secrets: readonly string[]) => void
   }
 }
 
@@ -29,5 +34,11 @@ export default fp<ConfigOptions>(async function config (fastify, opts) {
   if (failures.length > 0) throw new ChecklistError(failures)
   for (const w of warnings) fastify.log.warn(w)
   fastify.decorate('config', cfg)
-  fastify.decorate('maskSecrets', secretMasker(configuredSecrets(cfg)))
+  const secrets = configuredSecrets(cfg)
+  let masker = secretMasker(secrets)
+  fastify.decorate('maskSecrets', (text: string) => maskSecrets(masker(text)))
+  fastify.decorate('addSecrets', (more: readonly string[]) => {
+    secrets.push(...more)
+    masker = secretMasker(secrets)
+  })
 }, { name: 'config', fastify: '5.x' })

@@ -30,6 +30,8 @@ export default fp<ProxyAdaptersOptions>(async function proxyAdapters (fastify, o
     // a YAML adapter named `stripe` wins over STRIPE_PROXY_KEY
     for (const a of parseProxyYaml(text, opts.env ?? process.env, config.STRIPE_TIMEOUT_MS)) adapters.set(a.name, a)
   }
+  // the credentials a YAML adapter takes from the environment are secrets like any configured one
+  fastify.addSecrets([...adapters.values()].flatMap(a => Object.values(a.headers)).flatMap(v => [v, v.replace(/^(Bearer|Basic)\s+/i, '')]))
   if (adapters.size > 0) fastify.log.info({ adapters: [...adapters.keys()] }, 'proxy adapters loaded')
   fastify.decorate('proxyAdapters', adapters)
 }, { name: 'proxy-adapters', dependencies: ['config'], fastify: '5.x' })

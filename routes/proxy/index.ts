@@ -54,12 +54,14 @@ const proxy: FastifyPluginAsync = async (fastify) => {
   const agent = new Agent({ keepAliveTimeout: 10_000, connect: { timeout: 5_000 } })
   fastify.addHook('onClose', async () => { await agent.close() })
 
+  // every text the caller reads: the configured secrets, the adapters' credentials, anything key-shaped
+  const mask = fastify.maskSecrets
   const refuse = (reply: FastifyReply, status: number, message: string, type = 'invalid_request_error'): FastifyReply =>
     reply.code(status).send(errorBody({ type, message }))
 
   const handler = async (request: FastifyRequest<{ Params: { adapter: string } }>, reply: FastifyReply): Promise<FastifyReply> => {
     const adapter = fastify.proxyAdapters.get(request.params.adapter)
-    if (adapter === undefined) return refuse(reply, 404, `Unknown adapter: ${request.params.adapter.slice(0, 64)}`)
+    if (adapter === undefined) return refuse(reply, 404, `Unknown adapter: ${mask(request.params.adapter).slice(0, 64)}`)
     // counted by adapter (a configured name) and the status answered, once the adapter is known
     reply.raw.once('close', () => { fastify.metrics.proxied(adapter.name, reply.statusCode) })
     const raw = request.raw.url ?? ''
@@ -69,7 +71,7 @@ const proxy: FastifyPluginAsync = async (fastify) => {
     const path = rawPath.startsWith(prefix) ? safeUpstreamPath(rawPath.slice(prefix.length)) : undefined
     if (path === undefined) return refuse(reply, 400, 'Invalid upstream path: no "..", ".", empty segments or encoded dots and slashes.')
     const rule = allowed(adapter, request.method, path)
-    if (rule === undefined) return refuse(reply, 403, `${request.method} ${path} is not allowed for adapter ${adapter.name}.`)
+    if (rule === undefined) return refuse(reply, 403, `${request.method} ${mask(path)} is not allowed for adapter ${adapter.name}.`)
 
     const headers: Record<string, string> = {}
     for (const h of FORWARDED) {
@@ -108,7 +110,8 @@ const proxy: FastifyPluginAsync = async (fastify) => {
       // An error answer is small: read it, so the operator sees Stripe's type, code and message.
       const text = await res.body.text()
       request.log.warn({ ...done, stripe: stripeErrorFields(text) }, 'proxied call failed')
-      return reply.code(res.statusCode).headers(out).send(text)
+      // an upstream 401 may echo the credential the adapter sent (stripe-mock's does, whole)
+      return reply.code(res.statusCode).headers(out).send(mask(text))
     } catch (err) {
       const code = (err as { code?: string }).code ?? ''
       const timeout = TIMEOUT_CODES.has(code) || err instanceof errors.HeadersTimeoutError

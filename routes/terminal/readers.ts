@@ -115,7 +115,7 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     if (request.merchant !== undefined) query = query.where('account', '=', request.merchant.account)
     const row = await query.executeTakeFirst()
     if (row === undefined) {
-      const message = `No action recorded for reader ${readerId}.`
+      const message = fastify.maskSecrets(`No action recorded for reader ${readerId}.`)
       return await reply.code(404).send(errorBody({ type: 'invalid_request_error', message, code: 'resource_missing' }))
     }
     const { reader_id: _reader, livemode: _livemode, account: _account, inputs, ...action } = row
