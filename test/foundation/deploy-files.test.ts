@@ -42,19 +42,36 @@ t.test('Dockerfile: Node 24, non-root, HEALTHCHECK without curl, production not 
   t.match(runtime, /HOST=0.0.0.0/)
 })
 
-t.test('docker-compose: stripe-mock by default; a scale profile with Postgres, Redis and two replicas', async t => {
+t.test('docker-compose: a dev profile on stripe-mock; a scale profile that is one URL; images pinned', async t => {
   const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, any> }
   const s = compose.services
+  for (const [name, service] of Object.entries(s)) {
+    if (service.image !== undefined) t.match(service.image, /:v?\d+(\.\d+)*$/, `${name}: its image pinned to a version, not latest`)
+    t.ok(Array.isArray(service.profiles) && service.profiles.length > 0, `${name}: in a profile`)
+  }
+  t.same(s.app.profiles, ['dev'])
   t.equal(s.app.environment.STRIPE_API_BASE, 'http://stripe-mock:12111')
   t.match(s.app.environment.STRIPE_TEST_SECRET_KEY, /sk_test_/)
-  t.match(s['stripe-mock'].image, /^stripe\/stripe-mock/)
-  for (const name of ['postgres', 'redis', 'replica-1', 'replica-2']) t.same(s[name].profiles, ['scale'], `${name} in the scale profile`)
+  t.match(s['stripe-mock'].image, /^stripe\/stripe-mock:/)
+  t.same(s['stripe-mock'].profiles, ['dev', 'scale'])
+
+  // scale: Postgres, Redis, two replicas and a load balancer on 4567, no SQLite instance
+  const scale = Object.entries(s).filter(([, v]) => v.profiles.includes('scale')).map(([k]) => k).sort()
+  t.same(scale, ['lb', 'postgres', 'redis', 'replica-1', 'replica-2', 'stripe-mock'])
+  const published = Object.entries(s)
+    .filter(([, v]) => v.profiles.includes('scale') && (v.ports ?? []).some((p: string) => p.startsWith('4567:')))
+  t.same(published.map(([k]) => k), ['lb'], 'only the load balancer answers on 4567')
   for (const name of ['replica-1', 'replica-2']) {
     t.match(s[name].environment.DATABASE_URL, /^postgres:\/\/.*@postgres:5432\//)
     t.equal(s[name].environment.REDIS_URL, 'redis://redis:6379')
     t.equal(s[name].depends_on.postgres.condition, 'service_healthy')
+    t.equal(s[name].ports, undefined, `${name}: reached through the balancer only`)
   }
-  t.not(s['replica-1'].ports[0], s['replica-2'].ports[0], 'replicas on different host ports')
+  t.ok(s.lb.volumes.some((v: string) => v.startsWith('./deploy/haproxy/haproxy.cfg:')))
+  const haproxy = read('deploy/haproxy/haproxy.cfg')
+  t.match(haproxy, /bind :4567/)
+  t.match(haproxy, /option httpchk GET \/ready/, 'health checks on /ready')
+  for (const name of ['replica-1', 'replica-2']) t.match(haproxy, new RegExp(`server ${name} ${name}:4567 check`))
 })
 
 t.test('Render, Heroku', async t => {
@@ -82,9 +99,13 @@ t.test("observability profile: Prometheus scrapes /metrics with the app's token;
   const prometheus = parse(read('deploy/prometheus/prometheus.yml')) as { scrape_configs: Array<Record<string, any>> }
   const job = prometheus.scrape_configs[0]!
   t.equal(job.metrics_path, '/metrics')
-  t.same(job.static_configs[0].targets, ['app:4567'])
+  t.same(job.static_configs[0].targets, ['app:4567', 'replica-1:4567', 'replica-2:4567'])
+  // one source: the service and Prometheus take the same variable; Prometheus through the file its command writes
+  t.equal(s.prometheus.environment.METRICS_TOKEN, s.app.environment.METRICS_TOKEN)
+  t.equal(s['replica-1'].environment.METRICS_TOKEN, s.app.environment.METRICS_TOKEN)
+  t.equal(job.authorization.credentials, undefined, 'no token written into the Prometheus file')
+  t.match(s.prometheus.command.join(' '), new RegExp(`"\\$\\$METRICS_TOKEN" > ${job.authorization.credentials_file as string}`))
   const token = /:-([^}]+)\}$/.exec(s.app.environment.METRICS_TOKEN)?.[1]
-  t.equal(job.authorization.credentials, token, "the scrape presents the app's default METRICS_TOKEN")
   t.ok(s.prometheus.volumes.some((v: string) => v.startsWith('./deploy/prometheus/prometheus.yml:')))
 
   // every metric a panel queries is one the service exposes (read off a live scrape)
