@@ -32,6 +32,8 @@ import admin from './routes/admin/index.js'
 import metricsRoute from './routes/metrics/index.js'
 
 const REQUEST_ID = /^[\x20-\x7e]{1,128}$/
+/** `type/subtype` in RFC 9110's token characters, then anything (parameters) */
+const MEDIA_TYPE = /^\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+\/[!#$%&'*+.^_`|~0-9A-Za-z-]+\s*(;.*)?$/
 
 /** the default for areas that set none (the proxy); the Terminal and Apps areas set 64 KiB */
 const BODY_LIMIT = 1024 * 1024
@@ -104,10 +106,13 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(rateLimit)
   await fastify.register(swagger)
 
-  // An empty Content-Type is no Content-Type (Fastify would answer 415): a request is never
-  // refused for its content type.
+  // A request is never refused for its content type (Fastify would answer 415): an empty one is
+  // none, and one that is no media type at all (`;;;`, `x`) is read as unknown bytes, which every
+  // area's catch-all parser takes (the Terminal API ignores them, as the original did).
   fastify.addHook('onRequest', (request, _reply, done) => {
-    if (request.headers['content-type'] === '') delete request.raw.headers['content-type']
+    const type = request.headers['content-type']
+    if (type === '') delete request.raw.headers['content-type']
+    else if (type !== undefined && !MEDIA_TYPE.test(type)) request.raw.headers['content-type'] = 'application/octet-stream'
     done()
   })
 

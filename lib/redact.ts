@@ -4,8 +4,9 @@
 const SECRET = /(\b(?:sk|rk|whsec|absec)|stbk|(?:sk|rk)(?=_(?:test|live)_))_(test_|live_)?[A-Za-z0-9]+/g
 const QUERY_KEY = /([?&](?:api_key|apikey|key|token)=)[^&"\s]*/gi
 
-const SECRET_IN_TEXT = /(\b(?:sk|rk|pk|whsec|absec)|stbk|(?:sk|rk|pk)(?=_(?:test|live)_))_(test_|live_)?([A-Za-z0-9_]+)/g
-
+// idempotent: an already masked `sk_test_…mock` is left as it is (a mode must be followed by key characters)
+const KIND = String.raw`(\b(?:sk|rk|pk|whsec|absec)|stbk|(?:sk|rk|pk)(?=_(?:test|live)_))`
+const SECRET_IN_TEXT = new RegExp(`${KIND}_(?:(test_|live_)(?=[A-Za-z0-9_])|(?!test_|live_))([A-Za-z0-9_]+)`, 'g')
 /**
  * Masks every secret-looking value in a text a caller will read, as Stripe does: the kind, the
  * mode and at most the last four characters (`sk_test_…mock`); a short key shows no characters.

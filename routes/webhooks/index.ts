@@ -47,7 +47,7 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
   const secrets = fastify.config.webhookSecrets
   const failures = new FailureLimiter(60_000)
   const fail = (reply: FastifyReply, status: number, message: string): FastifyReply =>
-    reply.code(status).send(errorBody({ type: status === 503 ? 'api_error' : 'invalid_request_error', message }))
+    reply.code(status).send(errorBody({ type: status >= 500 ? 'api_error' : 'invalid_request_error', message }))
 
   // Before the body is read: a caller that keeps failing, no configured secret, a declared body
   // over the limit, or a signature header that is missing, malformed or outside the tolerance

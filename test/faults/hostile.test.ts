@@ -134,3 +134,23 @@ spec:
   t.same(answers.filter(a => leaks(a.split(' → ')[1]!, secrets).length > 0), [], 'no answer holds 12 characters of a secret')
   t.same(rawLogs.filter(l => leaks(l, secrets).length > 0), [], 'no log line holds 12 characters of a secret')
 })
+
+t.test('smaller: any Content-Type is taken, a store outage is a 503 to retry, a webhook 500 is an api_error', async t => {
+  const { app } = await build(t, { env: { API_KEY, STRIPE_WEBHOOK_SECRET: 'whsec_hostile' } })
+  for (const type of [';;;', 'a/b/c', '/', '=', 'x', 'text/plain; charset']) {
+    const res = await app.inject({
+      method: 'POST', url: '/connection_token', headers: { 'x-api-key': API_KEY, 'content-type': type }, payload: 'a=b'
+    })
+    t.equal(res.statusCode, 200, `Content-Type ${JSON.stringify(type)}: never refused for it`)
+  }
+  app.webhookEvents.on('test.broken', async () => { throw new Error('the handler broke') })
+  const event = JSON.stringify({ id: 'evt_broken', object: 'event', type: 'test.broken', livemode: false, created: 1_700_000_000 })
+  const signed = { 'content-type': 'application/json', 'stripe-signature': sign(event, 'whsec_hostile') }
+  const broken = await app.inject({ method: 'POST', url: '/webhooks', payload: event, headers: signed })
+  t.equal(broken.statusCode, 500)
+  t.equal(broken.json().error.type, 'api_error', 'our failure, not the request\'s')
+  await app.store.db.destroy()
+  const res = await app.inject({ method: 'GET', url: '/reader_action?reader_id=tmr_1', headers: { 'x-api-key': API_KEY } })
+  t.equal(res.statusCode, 503, res.body)
+  t.match(res.body, /retry shortly/)
+})
