@@ -12,6 +12,11 @@ export const LINGER_MS = 5_000
  * still writing its body never reads the answer (a till shows "network error", not the text).
  * Node calls `destroySoon` on the socket of a `Connection: close` answer once it is written.
  */
+/** The exception: this request's socket closes at once, unread (the webhooks' flood defence). */
+export function closeAtOnce (request: IncomingMessage): void {
+  ;(request.socket as { lingering?: boolean }).lingering = true
+}
+
 export function lingerOnClose (request: IncomingMessage): void {
   const socket = request.socket
   if ((socket as { lingering?: boolean }).lingering === true) return

@@ -7,6 +7,7 @@ import { FailureLimiter } from '../../lib/failure-limiter.js'
 import { eventProblem, handledType } from '../../schemas/webhooks.js'
 import { deliveryOf, snapshotType } from '../../lib/events.js'
 import { HttpError } from '../../lib/errors.js'
+import { closeAtOnce } from '../../lib/linger.js'
 
 /**
  * Stripe's events are small — lists inside objects are truncated to 10 items and metadata is
@@ -51,12 +52,12 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
 
   // Before the body is read: a caller that keeps failing, no configured secret, a declared body
   // over the limit, or a signature header that is missing, malformed or outside the tolerance
-  // cannot make us read or hash a body. An address's first refusal closes the way every other
-  // refusal does (lib/linger.ts: what is still on its way is read and dropped, so the caller reads
-  // the answer). After that, as a deliberate flood defence, the socket stops being read and is
-  // closed once the answer is out, so the rest of the body is never taken in: Stripe never fails
-  // these checks. Those refusals wait TARPIT_MS, which throttles a flood to a few requests a second
-  // per connection, and past FAILURES_PER_MINUTE the address is refused outright (429).
+  // cannot make us read or hash a body. As a deliberate flood defence (the one place that does not
+  // close the way lib/linger.ts does), the socket stops being read and is closed once the answer is
+  // out, so the rest of the body is never taken in: reading it would let a flood of 1 MB bodies
+  // cost the tills their latency. Stripe never fails these checks: after an address's first failure
+  // its refusals wait TARPIT_MS, which throttles a flood to a few requests a second per connection,
+  // and past FAILURES_PER_MINUTE it is refused outright (429).
   fastify.addHook('onRequest', (request, reply, done) => {
     if (request.method !== 'POST') return done()
     const { failures: failed, resetInSeconds } = failures.count(request.ip)
@@ -65,15 +66,13 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
       else fastify.metrics.webhook('', status === 400 ? 'bad_signature' : 'refused')
       // what counts is failing to authenticate; a signed event we cannot handle does not
       if (status !== 503 && status !== 429) failures.fail(request.ip)
-      if (failed === 0) {
-        fail(reply, status, message)
-        return
-      }
       const socket = request.raw.socket
+      closeAtOnce(request.raw)
       request.raw.pause()
       reply.raw.once('finish', () => { socket?.destroy() })
       reply.header('connection', 'close')
-      setTimeout(() => { if (socket?.destroyed !== true) fail(reply, status, message) }, TARPIT_MS).unref()
+      if (failed === 0) fail(reply, status, message)
+      else setTimeout(() => { if (socket?.destroyed !== true) fail(reply, status, message) }, TARPIT_MS).unref()
     }
     if (failed >= FAILURES_PER_MINUTE) {
       reply.header('retry-after', String(resetInSeconds))
