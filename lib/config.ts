@@ -69,13 +69,17 @@ export const configuredSecrets = (config: Config): string[] => [
   ...[config.STRIPE_SECRET_KEY, config.STRIPE_TEST_SECRET_KEY, config.STRIPE_PROXY_KEY].filter((s): s is string => s !== undefined)
 ]
 
+/** What an answer needs after its Stripe call ends: the drain cuts calls this long before the grace ends. */
+export const ANSWER_MARGIN_MS = 2_000
+
 /**
- * How long SIGTERM waits for in-flight requests: long enough for the slowest Stripe call a request
- * can make — every attempt timing out, with stripe-node's backoff (at most 5 s) between them — plus
- * 5 s to answer. Shorter, and a till's request would be reset while Stripe may have acted on it.
+ * On SIGTERM, a Stripe or proxied call still in flight this long after the signal is cut, so its
+ * request is answered 504 (a till retries it; Stripe calls carry idempotency keys) before the grace
+ * ends and the process exits — never a reset with the call's fate unknown. With the defaults a call
+ * may take 91.5 s (30 s × 3 attempts + backoff); the drain holds it 23 s at most.
  */
-export const shutdownGraceMs = (config: Pick<Config, 'STRIPE_TIMEOUT_MS' | 'STRIPE_MAX_RETRIES'>): number =>
-  config.STRIPE_TIMEOUT_MS * (config.STRIPE_MAX_RETRIES + 1) + config.STRIPE_MAX_RETRIES * 5_000 + 5_000
+export const drainCutOffMs = (config: Pick<Config, 'SHUTDOWN_GRACE_MS'>): number =>
+  Math.max(0, config.SHUTDOWN_GRACE_MS - ANSWER_MARGIN_MS)
 
 export const loadConfig = (raw: Record<string, string | undefined>): Config => deriveConfig(validateEnv(raw))
 

@@ -1,15 +1,55 @@
 import http from 'node:http'
 import https from 'node:https'
+import Stripe from 'stripe'
 
 /** sockets per Stripe origin: beyond that, calls queue for a free one */
 export const POOL_CONNECTIONS = 128
 
+export interface StripeAgent extends http.Agent {
+  /** From now on, every attempt (in flight or new) ends within `ms`: the drain's last word. */
+  cutOff: (ms: number) => void
+}
+
+// Node's Agent has no typed hook for a request; `addRequest` is where every ClientRequest that
+// uses the agent is handed to it (node:_http_agent), whether it gets a socket at once or queues.
+type AddRequest = (req: http.ClientRequest, options: unknown) => void
+
 /**
  * The agent under stripe-node's own node client: keep-alive, a bounded number of sockets per
- * origin, TLS verified (Node's default). A client on undici was tried in its place: it cost more
- * CPU per call at 10 connections and the same at 100 (bench/README.md), so stripe-node's stayed.
+ * origin, TLS verified (Node's default), and a deadline on each attempt as a whole. stripe-node's
+ * `timeout` is an idle timeout (it restarts with every byte), so an upstream that sends headers
+ * and then a byte a second would hold a till forever; here the attempt — queueing for a socket,
+ * headers and body together — is destroyed at `deadlineMs` with stripe-node's own timeout error,
+ * which it retries and reports like its own. A client on undici was tried in its place: it cost
+ * more CPU per call at 10 connections and the same at 100 (bench/README.md), so stripe-node's stayed.
  */
-export function stripeAgent (protocol: 'http' | 'https'): http.Agent {
+export function stripeAgent (protocol: 'http' | 'https', deadlineMs = 30_000): StripeAgent {
   const options = { keepAlive: true, maxSockets: POOL_CONNECTIONS }
-  return protocol === 'http' ? new http.Agent(options) : new https.Agent(options)
+  const agent = (protocol === 'http' ? new http.Agent(options) : new https.Agent(options)) as StripeAgent
+  /** each attempt in flight, with its timer and when it must have ended (performance.now()) */
+  const live = new Map<http.ClientRequest, { timer: NodeJS.Timeout, endsAt: number }>()
+  const responses = new WeakMap<http.ClientRequest, http.IncomingMessage>()
+  let cutOffAt = Infinity
+  const arm = (req: http.ClientRequest, endsAt: number): void => {
+    clearTimeout(live.get(req)?.timer)
+    // once headers are in, the error goes to the response, where stripe-node reads the body from
+    const timer = setTimeout(() => { (responses.get(req) ?? req).destroy(Stripe.HttpClient.makeTimeoutError()) },
+      Math.max(0, endsAt - performance.now()))
+    live.set(req, { timer, endsAt })
+  }
+  const addRequest = (agent as unknown as { addRequest: AddRequest }).addRequest.bind(agent)
+  Object.assign(agent, {
+    addRequest (req: http.ClientRequest, opts: unknown) {
+      arm(req, Math.min(performance.now() + deadlineMs, cutOffAt))
+      // 'close' comes once the response is read to its end, or the request failed
+      req.once('response', res => { responses.set(req, res) })
+      req.once('close', () => { clearTimeout(live.get(req)?.timer); live.delete(req) })
+      addRequest(req, opts)
+    },
+    cutOff (ms: number) {
+      cutOffAt = Math.min(cutOffAt, performance.now() + ms)
+      for (const [req, { endsAt }] of live) if (endsAt > cutOffAt) arm(req, cutOffAt)
+    }
+  })
+  return agent
 }

@@ -34,6 +34,15 @@ export const EnvSchema = Type.Object({
   PROXY_CONFIG: Str('path of a YAML file of proxy adapters'),
   STRIPE_PROXY_KEY: Str('one proxy adapter `stripe` with this (restricted) key'),
   MAX_CONNECTIONS: Type.Integer({ default: 800, minimum: 1, description: 'open sockets at most; past it new connections get 503' }),
+  MAX_CONNECTIONS_PER_CLIENT: Type.Integer({
+    default: 100, minimum: 1, description: 'open sockets per client address (not applied behind TRUST_PROXY: the proxy caps its clients)'
+  }),
+  SHUTDOWN_GRACE_MS: Type.Integer({
+    default: 25000, minimum: 1000, description: 'SIGTERM: in-flight requests finish within this (Kubernetes waits 30 s by default)'
+  }),
+  DATABASE_TIMEOUT_MS: Type.Integer({
+    default: 5000, minimum: 100, description: 'a database statement, lock wait or connection attempt fails after this (503 "retry")'
+  }),
   WEBHOOK_RETENTION_DAYS: Type.Integer({ default: 30, minimum: 1, description: 'days webhook event ids are kept' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), {
     default: 'info', description: 'pino log level'

@@ -5,6 +5,7 @@ import Stripe from 'stripe'
 import { NoStripeKeyError } from '../../lib/errors.js'
 import { ObservedHttpClient, type StripeAttempt } from '../../lib/stripe-http-client.js'
 import { stripeAgent } from '../../lib/stripe-agent.js'
+import { drainCutOffMs } from '../../lib/config.js'
 import { VERSION } from '../../lib/version.js'
 
 declare module 'fastify' {
@@ -44,7 +45,7 @@ export function baseOptions (base: string): Pick<Stripe.StripeConfig, 'host' | '
 export default fp(async function stripePlugin (fastify) {
   const { config } = fastify
   const base = baseOptions(config.STRIPE_API_BASE)
-  const agent = stripeAgent(base.protocol === 'http' ? 'http' : 'https')
+  const agent = stripeAgent(base.protocol === 'http' ? 'http' : 'https', config.STRIPE_TIMEOUT_MS)
   let client: Stripe | undefined
 
   const current = new AsyncLocalStorage<FastifyRequest>()
@@ -76,5 +77,7 @@ export default fp(async function stripePlugin (fastify) {
       return client
     }
   })
+  // SIGTERM: calls still in flight near the end of the grace are cut (504), not reset (lib/config.ts)
+  fastify.addHook('preClose', (done) => { agent.cutOff(drainCutOffMs(config)); done() })
   fastify.addHook('onClose', async () => { agent.destroy() })
 }, { name: 'stripe', dependencies: ['config', 'metrics', 'tracing'], fastify: '5.x' })

@@ -3,6 +3,7 @@ import cors from '@fastify/cors'
 import { Agent, request as upstream, errors } from 'undici'
 import { allowed, safeUpstreamPath } from '../../lib/proxy-config.js'
 import { errorBody } from '../../lib/errors.js'
+import { drainCutOffMs } from '../../lib/config.js'
 import { maskSecrets } from '../../lib/redact.js'
 import { refuseForeignOrigins } from '../../plugins/app/origin-check.js'
 import { useRawBody } from '../../plugins/app/bodies.js'
@@ -53,6 +54,12 @@ const proxy: FastifyPluginAsync = async (fastify) => {
   // TLS verified (undici's default); no retries; keep-alive to each upstream.
   const agent = new Agent({ keepAliveTimeout: 10_000, connect: { timeout: 5_000 } })
   fastify.addHook('onClose', async () => { await agent.close() })
+  // on SIGTERM, calls still upstream are cut in time for their 504 to go out within the grace
+  const draining = new AbortController()
+  fastify.addHook('preClose', (done) => {
+    setTimeout(() => { draining.abort() }, drainCutOffMs(fastify.config)).unref()
+    done()
+  })
 
   // every text the caller reads: the configured secrets, the adapters' credentials, anything key-shaped
   const mask = fastify.maskSecrets
@@ -91,14 +98,15 @@ const proxy: FastifyPluginAsync = async (fastify) => {
     const body = sendsBody && Buffer.isBuffer(request.body) && request.body.length > 0 ? request.body : undefined
     const started = Date.now()
     const log = { adapter: adapter.name, method: request.method, path: rule.template }
+    // a deadline on the whole call, headers and body (undici's own timeouts restart with each byte)
+    const deadline = AbortSignal.any([AbortSignal.timeout(adapter.timeoutMs), draining.signal])
     try {
       const res = await upstream(url, {
         method: request.method as 'GET',
         headers,
         body,
         dispatcher: agent,
-        headersTimeout: adapter.timeoutMs,
-        bodyTimeout: adapter.timeoutMs
+        signal: deadline
       })
       const out: Record<string, string | string[]> = {}
       for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && !DROPPED.has(k)) out[k] = v
@@ -114,7 +122,7 @@ const proxy: FastifyPluginAsync = async (fastify) => {
       return reply.code(res.statusCode).headers(out).send(mask(text))
     } catch (err) {
       const code = (err as { code?: string }).code ?? ''
-      const timeout = TIMEOUT_CODES.has(code) || err instanceof errors.HeadersTimeoutError
+      const timeout = deadline.aborted || TIMEOUT_CODES.has(code) || err instanceof errors.HeadersTimeoutError
       request.log.warn({ ...log, status: timeout ? 504 : 502, ms: Date.now() - started, code }, 'proxy upstream failed')
       const message = timeout
         ? `Upstream ${adapter.name} timed out after ${adapter.timeoutMs} ms.`

@@ -60,3 +60,44 @@ t.test('past MAX_CONNECTIONS a new connection is answered 503 and logged; below 
   await new Promise(resolve => setTimeout(resolve, 100))
   t.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200, 'served again once sockets close')
 })
+
+t.test('one address holds at most MAX_CONNECTIONS_PER_CLIENT sockets: its next is answered 503, others are served', async t => {
+  const { app, logs } = await build(t, { env: { MAX_CONNECTIONS: '50', MAX_CONNECTIONS_PER_CLIENT: '3' } })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as AddressInfo).port
+  const from = async (localAddress: string): Promise<net.Socket> => {
+    const s = net.connect({ port, host: '127.0.0.1', localAddress })
+    await once(s, 'connect')
+    return s
+  }
+  const ask = async (s: net.Socket): Promise<string> => {
+    let answer = ''
+    s.on('data', d => { answer += String(d) })
+    s.write('GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+    await once(s, 'close')
+    return answer
+  }
+  const held = await Promise.all(Array.from({ length: 3 }, async () => await from('127.0.0.1')))
+  const fourth = await ask(await from('127.0.0.1'))
+  t.match(fourth, /^HTTP\/1\.1 503 Service Unavailable\r\n/, 'the fourth socket of one address: 503, not a reset')
+  t.match(fourth, /too many connections/)
+  const warned = logs.some(l => l.msg === 'per-client connection limit reached: new connections are answered 503' && l.level === 40)
+  t.ok(warned, 'logged at warn')
+  t.match(await ask(await from('127.0.0.2')), /^HTTP\/1\.1 200 /, 'another address is served meanwhile')
+  held[0]!.destroy()
+  await once(held[0]!, 'close')
+  // the server sees the close a moment later: ask until it has (a bounded poll, not a timed wait)
+  let again = ''
+  for (let i = 0; i < 50 && !again.startsWith('HTTP/1.1 200'); i++) again = await ask(await from('127.0.0.1'))
+  t.match(again, /^HTTP\/1\.1 200 /, 'served again once one of its sockets closes')
+  for (const s of held) s.destroy()
+})
+
+t.test('behind TRUST_PROXY every socket is the proxy\'s: no per-client cap', async t => {
+  const { app } = await build(t, { env: { MAX_CONNECTIONS_PER_CLIENT: '2', TRUST_PROXY: '127.0.0.1' } })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as AddressInfo).port
+  const held = await Promise.all(Array.from({ length: 4 }, async () => await connect(port)))
+  t.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200)
+  for (const s of held) s.destroy()
+})

@@ -19,7 +19,7 @@ const TOKEN = '/v1/terminal/connection_tokens'
 const token = { object: 'terminal.connection_token', secret: 'pst_test_agent' }
 
 /** `agent`: this agent instead of the service's */
-async function setup (t: Test, { timeout = 2000, retries = 0, telemetry = true, agent = stripeAgent('http') } = {}) {
+async function setup (t: Test, { timeout = 2000, retries = 0, telemetry = true, agent = stripeAgent('http') as http.Agent } = {}) {
   const fake = await new FakeStripe().start()
   t.teardown(async () => {
     agent.destroy()

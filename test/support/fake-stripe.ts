@@ -34,8 +34,11 @@ export type Reply = {
   reset?: boolean
   /** never answer (until the server stops) */
   hang?: boolean
-  /** send the status, headers and half the body, then: `stall` never finish, `cut` destroy the socket */
-  partial?: 'stall' | 'cut'
+  /**
+   * send the status, headers and half the body, then: `stall` never finish, `cut` destroy the
+   * socket, `trickle` a byte every 50 ms, never finishing (an idle timeout never fires)
+   */
+  partial?: 'stall' | 'cut' | 'trickle'
 }
 
 interface Override {
@@ -476,7 +479,7 @@ export class FakeStripe {
         'content-type': 'application/json',
         'request-id': `req_${randomBytes(7).toString('hex')}`,
         // a partial body is one the client can tell is short
-        ...(reply.partial === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }),
+        ...(reply.partial === undefined || reply.partial === 'trickle' ? {} : { 'content-length': String(Buffer.byteLength(body)) }),
         ...reply.headers
       })
       if (reply.partial === undefined) {
@@ -485,6 +488,10 @@ export class FakeStripe {
       }
       res.write(body.slice(0, Math.ceil(body.length / 2)))
       if (reply.partial === 'cut') setTimeout(() => res.socket?.destroy(), 20)
+      if (reply.partial === 'trickle') {
+        const drip = setInterval(() => { res.write(' ') }, 50)
+        res.once('close', () => { clearInterval(drip) })
+      }
     }
     if ((reply.delayMs ?? 0) > 0) setTimeout(write, reply.delayMs)
     else write()
