@@ -79,6 +79,23 @@ export function mapStripeError (err: unknown): MappedError | undefined {
   }
 }
 
+// SQLSTATEs of a database that cannot serve now (rather than of a bad statement): class 08
+// (connection), 53300 too many connections, 55P03 lock timeout, 57014 statement timeout, 57P0x
+// shutting down or starting; and SQLite's busy/locked.
+const UNAVAILABLE_STATE = /^(08...|53300|55P03|57014|57P0[1-4])$/
+const UNAVAILABLE_CODE = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'SQLITE_BUSY', 'SQLITE_LOCKED'
+])
+const UNAVAILABLE_MESSAGE = new RegExp('^(Query read timeout|timeout exceeded when trying to connect|Connection terminated|' +
+  'Client has encountered a connection error|Client was closed)')
+
+/** The database cannot serve right now (down, stalled, overloaded, locked): worth a retry, not a 500. */
+export function storeUnavailable (error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown, message?: unknown }
+  return (typeof code === 'string' && (UNAVAILABLE_STATE.test(code) || UNAVAILABLE_CODE.has(code))) ||
+    (typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message))
+}
+
 export interface ErrorOutcome {
   status: number
   type: string
@@ -91,6 +108,8 @@ export interface ErrorOutcome {
   stripe?: { type: string, code: string | null, message: string, request_id: string | null, status?: number }
   /** not the caller's doing: log it, and show no detail */
   internal: boolean
+  /** the database could not serve it (logged at warn, without a stack) */
+  store?: true
 }
 
 /**
@@ -119,6 +138,11 @@ export function describeError (error: unknown, context: { bodyLimit?: number } =
   if (error instanceof HttpError) {
     const { statusCode: status, type, message, code, headers } = error
     return { status, type, message, code, headers, internal: false }
+  }
+  if (storeUnavailable(error)) {
+    const message = 'The service cannot reach its database right now; retry shortly.'
+    const headers = { 'retry-after': '1' }
+    return { status: 503, type: 'api_error', message, code: 'store_unavailable', headers, internal: false, store: true }
   }
   const fields = error as { statusCode?: number, message?: string, code?: string, error?: { message?: string } }
   const status = fields.statusCode ?? 500
@@ -160,7 +184,10 @@ interface Log { warn: (obj: object, msg: string) => void, error: (obj: object, m
  */
 export function logOutcome (log: Log, e: ErrorOutcome, error: unknown): void {
   if (e.internal) log.error({ err: error }, 'unhandled error')
-  else if (e.stripe !== undefined) {
+  else if (e.store === true) {
+    const { message, code } = error as { message?: string, code?: string }
+    log.warn({ err: { message, code } }, 'database unavailable: answered 503')
+  } else if (e.stripe !== undefined) {
     log.warn({ status: e.status, stripe: e.stripe }, e.stripeAnswered === true ? 'Stripe call failed' : 'Stripe unreachable')
   }
 }

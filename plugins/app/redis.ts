@@ -1,18 +1,27 @@
 import fp from 'fastify-plugin'
 import type { Redis } from 'ioredis'
+import { CircuitBreaker } from '../../lib/circuit-breaker.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** the shared Redis client when REDIS_URL is set */
-    redis: Redis | null
+    /** the shared Redis client and its circuit breaker, when REDIS_URL is set */
+    redis: SharedRedis | null
   }
+}
+
+export interface SharedRedis {
+  client: Redis
+  /** open while Redis fails or hangs: callers skip it at once (lib/circuit-breaker.ts) */
+  breaker: CircuitBreaker
 }
 
 /**
  * One Redis client for the rate-limit store and the readiness check. Redis is an optimisation
- * here (shared buckets), never a dependency of a payment: while it is away, commands fail at once
- * instead of queueing through the reconnect backoff, the rate limiter counts in this process, and
- * one warn line says so per outage. ioredis reconnects by itself.
+ * here (shared buckets), never a dependency of a payment: while it is away — down, or hung with its
+ * connection still open, where every command would wait out its timeout — the breaker is open,
+ * nothing waits on it, the rate limiter counts in this process, and one warn line says so per
+ * outage. ioredis reconnects by itself; a ping every second (started by a request) or the
+ * reconnection closes the breaker.
  */
 export default fp(async function redis (fastify) {
   const url = fastify.config.REDIS_URL
@@ -29,28 +38,23 @@ export default fp(async function redis (fastify) {
     enableOfflineQueue: false,
     lazyConnect: false
   })
-  let down = false
   let closing = false
-  const outage = (err?: Error) => {
-    if (down || closing) return
-    down = true
-    const message = err?.message ?? 'connection closed'
-    fastify.log.warn({ err: { message } }, 'Redis unreachable: rate limits are counted per process until it is back')
-  }
-  client.on('error', outage)
-  client.on('close', () => { outage() })
-  client.on('ready', () => {
-    if (!down) return
-    down = false
-    fastify.log.info('Redis reachable again: rate limits are shared again')
+  const breaker = new CircuitBreaker(() => client.ping(), {
+    opened: err => {
+      fastify.log.warn({ err: { message: err.message } }, 'Redis unreachable: rate limits are counted per process until it is back')
+    },
+    closed: () => { fastify.log.info('Redis reachable again: rate limits are shared again') }
   })
+  client.on('error', (err: Error) => { if (!closing) breaker.failed(err) })
+  client.on('close', () => { if (!closing) breaker.failed(new Error('connection closed')) })
+  client.on('ready', () => { breaker.close() })
   // give the first connection a moment, so buckets are shared from the first request; never block the boot on it
   await new Promise<void>(resolve => {
     const timer = setTimeout(resolve, 1000)
     const done = () => { clearTimeout(timer); client.off('ready', done); client.off('error', done); resolve() }
     client.once('ready', done).once('error', done)
   })
-  fastify.decorate('redis', client)
+  fastify.decorate('redis', { client, breaker })
   fastify.addHook('onClose', async () => {
     closing = true
     client.disconnect()

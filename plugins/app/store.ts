@@ -25,12 +25,27 @@ type Warn = (obj: object, msg: string) => void
 // CommonJS, so a synchronous require keeps openDatabase synchronous.
 const require = createRequire(import.meta.url)
 
-export function openDatabase (url: string, warn: Warn = () => {}): { db: Kysely<Database>, engine: Store['engine'] } {
+/**
+ * `timeoutMs` bounds every wait on the database: a statement (Postgres cancels it), a lock, a
+ * connection from the pool, and — for a server that stops answering altogether (stalled, or a
+ * network partition), which no server-side timeout can catch — the read of a reply. Each failure is
+ * an error the request answers 503 "retry" with (lib/errors.ts), never a request held for the stall.
+ */
+export function openDatabase (url: string, warn: Warn = () => {}, timeoutMs = 5_000): { db: Kysely<Database>, engine: Store['engine'] } {
   if (/^postgres(ql)?:\/\//.test(url)) {
     const pg = require('pg') as typeof import('pg')
     // int8 (bigint) columns hold Unix seconds: safe as JS numbers, so read them as numbers.
     pg.types.setTypeParser(20, v => Number(v))
-    const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000 })
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: 10,
+      connectionTimeoutMillis: timeoutMs,
+      statement_timeout: timeoutMs,
+      lock_timeout: Math.ceil(timeoutMs / 2),
+      // a little after the server's own timeout, so a slow statement is cancelled by the server
+      // (the connection stays usable) and only a silent server is cut here
+      query_timeout: timeoutMs + 1_000
+    })
     // A dropped connection (failover, restart, pg_terminate_backend) is an 'error' event on its
     // client, idle or checked out; unhandled, it would end the process. The query that used it
     // fails (its request answers 5xx), pg-pool discards the client, and the next query reconnects.
@@ -38,6 +53,18 @@ export function openDatabase (url: string, warn: Warn = () => {}): { db: Kysely<
     pool.on('connect', client => {
       client.on('error', err => {
         warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'database connection lost')
+      })
+      // pg answers a read timeout but keeps the connection, its statement still pending (inside a
+      // transaction, possibly without its rollback): close it, so pg-pool discards it on release.
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown
+      Object.assign(client, {
+        query: (...args: unknown[]) => {
+          const result = query(...args)
+          if (result instanceof Promise) {
+            result.catch((err: unknown) => { if ((err as Error)?.message === 'Query read timeout') client.end().catch(() => {}) })
+          }
+          return result
+        }
       })
     })
     return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), engine: 'postgres' }
@@ -48,7 +75,7 @@ export function openDatabase (url: string, warn: Warn = () => {}): { db: Kysely<
   const SQLite = require('better-sqlite3') as typeof import('better-sqlite3')
   const database = new SQLite(path)
   database.pragma('journal_mode = WAL')
-  database.pragma('busy_timeout = 5000')
+  database.pragma(`busy_timeout = ${timeoutMs}`)
   return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), engine: 'sqlite' }
 }
 
@@ -62,7 +89,7 @@ const RETRY_MAX_MS = 30_000
  */
 export default fp(async function store (fastify) {
   const log = fastify.log
-  const { db, engine } = openDatabase(fastify.config.DATABASE_URL, (obj, msg) => { log.warn(obj, msg) })
+  const { db, engine } = openDatabase(fastify.config.DATABASE_URL, (obj, msg) => { log.warn(obj, msg) }, fastify.config.DATABASE_TIMEOUT_MS)
   let migrated = false
   let closed = false
   let timer: NodeJS.Timeout | undefined

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import rateLimit, { type FastifyRateLimitStore } from '@fastify/rate-limit'
-import type { Redis } from 'ioredis'
+import type { SharedRedis } from '../app/redis.js'
 import LocalStore from '@fastify/rate-limit/store/LocalStore.js'
 import RedisStore from '@fastify/rate-limit/store/RedisStore.js'
 import type { RateLimitResult } from '@fastify/rate-limit/store/LocalStore.js'
@@ -9,27 +9,28 @@ type Callback = (err: Error | null, res?: RateLimitResult) => void
 
 /**
  * Buckets in Redis while it answers, in this process's memory the moment it does not: a Redis
- * outage must not stall tills (ioredis would queue each command through its reconnect backoff)
- * nor lift the limits. Each replica then limits on its own until Redis is back.
+ * outage must not stall tills (ioredis would queue each command through its reconnect backoff, and
+ * a hung Redis makes each wait its timeout) nor lift the limits. The first failed command opens the
+ * breaker; each replica then limits on its own until Redis is back.
  */
-function failoverStore (redis: Redis, onRedisError: (err: Error) => void) {
+function failoverStore ({ client, breaker }: SharedRedis) {
   interface Pair { shared: RedisStore, local: LocalStore }
   return class FailoverStore {
     readonly stores: Pair
     constructor (options: { continueExceeding?: boolean, exponentialBackoff?: boolean }, stores?: Pair) {
       const { continueExceeding = false, exponentialBackoff = false } = options
       this.stores = stores ?? {
-        shared: new RedisStore(continueExceeding, exponentialBackoff, redis, 'stb-rl-'),
+        shared: new RedisStore(continueExceeding, exponentialBackoff, client, 'stb-rl-'),
         local: new LocalStore(continueExceeding, exponentialBackoff, 5000)
       }
     }
 
     incr (key: string, cb: Callback, timeWindow: number, max: number): void {
       const { shared, local } = this.stores
-      if (redis.status !== 'ready') return local.incr(key, cb, timeWindow, max)
+      if (client.status !== 'ready' || !breaker.usable()) return local.incr(key, cb, timeWindow, max)
       shared.incr(key, (err, res) => {
         if (err === null) return cb(null, res)
-        onRedisError(err)
+        breaker.failed(err)
         local.incr(key, cb, timeWindow, max)
       }, timeWindow, max)
     }
@@ -47,14 +48,11 @@ function failoverStore (redis: Redis, onRedisError: (err: Error) => void) {
  */
 export default fp(async function rateLimitPlugin (fastify) {
   const { redis } = fastify
-  const onRedisError = (err: Error): void => {
-    fastify.log.warn({ err: { message: err.message } }, 'rate limit: Redis command failed; this process counts alone')
-  }
   await fastify.register(rateLimit, {
     global: false,
     max: fastify.config.RATE_LIMIT_MAX,
     timeWindow: fastify.config.RATE_LIMIT_WINDOW,
-    ...(redis === null ? {} : { store: failoverStore(redis, onRedisError) }),
+    ...(redis === null ? {} : { store: failoverStore(redis) }),
     keyGenerator: request => fastify.credentials.bucket(request),
     onExceeded: request => { fastify.metrics.rateLimited(request) },
     errorResponseBuilder: (_request, context) => ({

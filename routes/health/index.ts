@@ -71,7 +71,7 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
     checks.database = await withTimeout(fastify.store.ping().then(ok => { if (!ok) throw new Error('down') }), 2000) ? 'ok' : 'down'
     // Without Redis every replica still serves (rate limits per process): degraded, still ready,
     // so a load balancer does not pull every replica at once.
-    if (fastify.redis !== null) checks.redis = await withTimeout(fastify.redis.ping(), 1000) ? 'ok' : 'degraded'
+    if (fastify.redis !== null) checks.redis = await withTimeout(fastify.redis.client.ping(), 1000) ? 'ok' : 'degraded'
     const down = Object.keys(checks).filter(k => checks[k] === 'down')
     if (down.length === 0) {
       const degraded = Object.keys(checks).filter(k => checks[k] === 'degraded')

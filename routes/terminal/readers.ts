@@ -113,11 +113,8 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     let query = fastify.store.db.selectFrom('reader_actions').selectAll()
       .where('reader_id', '=', readerId).where('livemode', '=', fastify.stripe.livemode)
     if (request.merchant !== undefined) query = query.where('account', '=', request.merchant.account)
-    const row = await query.executeTakeFirst().catch((err: unknown) => {
-      // the store cannot answer (a database outage): the till should retry, not see a 500
-      request.log.warn({ err: { message: (err as Error).message } }, 'reader action lookup failed')
-      throw new HttpError(503, 'Reader actions cannot be read right now; retry shortly.', 'api_error', 'store_unavailable')
-    })
+    // a database that cannot answer is a 503 "retry" (lib/errors.ts), as everywhere
+    const row = await query.executeTakeFirst()
     if (row === undefined) {
       const message = fastify.maskSecrets(`No action recorded for reader ${readerId}.`)
       return await reply.code(404).send(errorBody({ type: 'invalid_request_error', message, code: 'resource_missing' }))

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply, FastifyReques
 import type Stripe from 'stripe'
 import { useRawBody } from '../../plugins/app/bodies.js'
 import { signatureHeader, signatureProblem, signatureTimestamp, TOLERANCE_SECONDS } from '../../lib/signature.js'
-import { describeError, errorBody } from '../../lib/errors.js'
+import { describeError, errorBody, logOutcome } from '../../lib/errors.js'
 import { FailureLimiter } from '../../lib/failure-limiter.js'
 import { eventProblem, handledType } from '../../schemas/webhooks.js'
 import { deliveryOf, snapshotType } from '../../lib/events.js'
@@ -178,7 +178,13 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
   fastify.setErrorHandler(function webhookErrors (error: Error, request, reply) {
     const outcome = describeError(error)
     fastify.metrics.webhook(request.webhookType ?? '', outcome.internal ? 'failed' : 'refused')
-    if (!outcome.internal) return fail(reply, outcome.status, outcome.message)
+    // a body refused or lost before it was whole (chunked past the limit, too slow, cut off) is a
+    // failure of its address like a bad signature: a chunked flood is throttled as a declared one
+    if (request.raw.complete === false) failures.fail(request.ip)
+    if (!outcome.internal) {
+      logOutcome(request.log, outcome, error)
+      return fail(reply.headers(outcome.headers), outcome.status, outcome.message)
+    }
     // The transaction rolled back: nothing of this event was kept, so Stripe's redelivery is handled in full.
     request.log.error({ err: error }, 'webhook handling failed')
     return fail(reply, 500, 'Webhook handling failed; Stripe will redeliver the event.')

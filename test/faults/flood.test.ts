@@ -3,6 +3,8 @@
 // server's. Before, each body was read and hashed in full and the route had no limit (the till's
 // p50 rose to about 1 s); now such requests are refused before their body is read.
 import { spawn } from 'node:child_process'
+import net from 'node:net'
+import { once } from 'node:events'
 import { setPriority } from 'node:os'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
@@ -117,4 +119,39 @@ t.test("signed events that do not fit count as no failure: Stripe's address is n
     codes.add(res.statusCode)
   }
   t.same([...codes], [400], 'every one a 400, none a 429')
+})
+
+t.test('a chunked or cut-off webhook body counts as a failure of its address: a chunked flood is refused unread after 20', async t => {
+  const { app } = await build(t, { env: { STRIPE_WEBHOOK_SECRET: 'whsec_flood' } })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as AddressInfo).port
+  const chunk = Buffer.alloc(600 * 1024, 'a')
+  const send = async (kind: 'chunked' | 'cut'): Promise<string> => {
+    const s = net.connect(port, '127.0.0.1')
+    await once(s, 'connect')
+    let answer = ''
+    s.on('data', d => { answer += String(d) })
+    s.on('error', () => {})
+    // a plausible signature: it passes every check made before the body is read
+    const sig = `t=${Math.floor(Date.now() / 1000)},v1=${'0'.repeat(64)}`
+    const head = `POST /webhooks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nStripe-Signature: ${sig}\r\n`
+    if (kind === 'chunked') {
+      s.write(`${head}Transfer-Encoding: chunked\r\n\r\n${chunk.length.toString(16)}\r\n`)
+      s.write(chunk)
+      s.write('\r\n0\r\n\r\n')
+    } else {
+      // a body that never arrives whole: the client goes away mid-body
+      s.write(`${head}Content-Length: 1000\r\n\r\n{"id":`)
+      setTimeout(() => { s.destroy() }, 50)
+    }
+    // (not events.once: it would reject on the reset a refused socket may see)
+    await new Promise(resolve => s.once('close', resolve))
+    return answer.split('\r\n')[0] ?? ''
+  }
+  const statuses = []
+  for (let i = 0; i < 10; i++) statuses.push(await send('chunked'))
+  t.same(statuses, Array(10).fill('HTTP/1.1 413 Payload Too Large'), 'a chunked body past the limit: 413')
+  for (let i = 0; i < 10; i++) await send('cut')
+  const after = await send('chunked')
+  t.equal(after, 'HTTP/1.1 429 Too Many Requests', 'after 20 failures, chunked or cut off, the address is refused before its body is read')
 })

@@ -69,7 +69,7 @@ t.test('Redis killed under two replicas: no request waits, limits hold per proce
   let back = false
   for (let i = 0; i < 100 && !back; i++) {
     await new Promise(resolve => setTimeout(resolve, 100))
-    back = a.app.redis?.status === 'ready' && b.app.redis?.status === 'ready'
+    back = a.app.redis?.client.status === 'ready' && b.app.redis?.client.status === 'ready'
   }
   t.ok(back, 'both replicas reconnected by themselves')
   t.ok(a.logs.some(l => l.msg === 'Redis reachable again: rate limits are shared again'))
