@@ -91,7 +91,9 @@ const UNAVAILABLE_MESSAGE = new RegExp('^(Query read timeout|timeout exceeded wh
 
 /** The database cannot serve right now (down, stalled, overloaded, locked): worth a retry, not a 500. */
 export function storeUnavailable (error: unknown): boolean {
-  const { code, message } = (error ?? {}) as { code?: unknown, message?: unknown }
+  const { code, message, statusCode } = (error ?? {}) as { code?: unknown, message?: unknown, statusCode?: unknown }
+  // an error with an HTTP status is the request's (a body cut off mid-way is an ECONNRESET too)
+  if (statusCode !== undefined) return false
   return (typeof code === 'string' && (UNAVAILABLE_STATE.test(code) || UNAVAILABLE_CODE.has(code))) ||
     (typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message))
 }

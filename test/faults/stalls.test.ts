@@ -5,6 +5,7 @@
 import t from 'tap'
 import { Redis } from 'ioredis'
 import { build, sign } from '../helper.js'
+import { storeUnavailable } from '../../lib/errors.js'
 import { POSTGRES_BIN, REDIS_SERVER, startPostgres, startRedis } from '../support/servers.js'
 
 const SECRET = 'whsec_stalls'
@@ -107,4 +108,23 @@ t.test('STRIPE_TIMEOUT_MS is a deadline: a Stripe that trickles its body is cut,
   const proxied = await app.inject({ method: 'GET', url: '/v1/apis/http/stripe/v1/customers/cus_trickle', headers })
   t.equal(proxied.statusCode, 504, 'a proxied call whose error body trickles: 504')
   t.match(proxied.json().error.message, /timed out after 300 ms/)
+})
+
+t.test('what counts as the database being unavailable (a 503 "retry") and what does not', async t => {
+  const cases: Array<[string, unknown, boolean]> = [
+    ['statement timeout (57014)', Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' }), true],
+    ['lock timeout (55P03)', Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' }), true],
+    ['admin shutdown (57P01)', Object.assign(new Error('terminating connection'), { code: '57P01' }), true],
+    ['a connection exception (08006)', Object.assign(new Error('connection failure'), { code: '08006' }), true],
+    ['a silent server', new Error('Query read timeout'), true],
+    ['no connection from the pool in time', new Error('timeout exceeded when trying to connect'), true],
+    ['connection refused', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), true],
+    ['SQLite busy', Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' }), true],
+    // the request's own failure, carrying its HTTP status
+    ['a body cut off mid-way', Object.assign(new Error('aborted'), { code: 'ECONNRESET', statusCode: 400 }), false],
+    ['a bad statement (42601)', Object.assign(new Error('syntax error'), { code: '42601' }), false],
+    ['a unique violation (23505)', Object.assign(new Error('duplicate key'), { code: '23505' }), false],
+    ['a bug', new TypeError('Cannot read properties of undefined'), false]
+  ]
+  for (const [what, error, expected] of cases) t.equal(storeUnavailable(error), expected, what)
 })
