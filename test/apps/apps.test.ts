@@ -248,7 +248,7 @@ t.test('an uninstalled account is refused; a reinstalled one is served', async t
 })
 
 t.test('Stripe errors: 4xx passed through, 502/504 for unreachable/timeout', async t => {
-  const { app, fake } = await build(t, { env: { ...ENV, STRIPE_TIMEOUT_MS: '300' } })
+  const { app, fake } = await build(t, { env: { ...ENV, STRIPE_TIMEOUT_MS: '1000' } })
   fake.on('GET', '/v1/account', {
     status: 403,
     body: {

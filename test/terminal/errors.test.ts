@@ -149,7 +149,7 @@ t.test('Stripe 429 → 402 with the message', async t => {
 })
 
 t.test('Stripe hangs → 504 within STRIPE_TIMEOUT_MS; reset or unreachable → 502', async t => {
-  const { app, fake } = await build(t, { env: { STRIPE_TIMEOUT_MS: '300' } })
+  const { app, fake } = await build(t, { env: { STRIPE_TIMEOUT_MS: '1000' } })
   fake.on('POST', '/v1/payment_intents', { hang: true })
   const started = Date.now()
   const hung = await app.inject({
@@ -317,7 +317,7 @@ t.test('a wrong method on a known path → 404, never 500', async t => {
 
 t.test("a failed Stripe call is logged at warn with Stripe's type, code, message and request id, never the key", async t => {
   const { app, fake, logs, rawLogs } = await build(t, {
-    env: { STRIPE_TEST_SECRET_KEY: 'sk_test_4eC39HqLyjWDarjtT1zdp7dc', STRIPE_TIMEOUT_MS: '200' }
+    env: { STRIPE_TEST_SECRET_KEY: 'sk_test_4eC39HqLyjWDarjtT1zdp7dc', STRIPE_TIMEOUT_MS: '1000' }
   })
   fake.on('POST', '/v1/payment_intents', {
     ...stripeError(402, 'card_error', 'Your card was declined.', { code: 'card_declined' }),
