@@ -8,6 +8,7 @@ RUN apt-get update \
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY app.ts server.ts ./
+COPY db ./db
 COPY lib ./lib
 COPY plugins ./plugins
 COPY routes ./routes

@@ -1,10 +1,9 @@
 /** Reading a signed event's envelope, snapshot (`object: "event"`) or thin (`object: "v2.core.event"`). */
+import type { Delivery } from '../db/repos/webhook-events.js'
 
 /** printable, at most 255 characters: what a stored column takes (Postgres refuses NUL) */
 // eslint-disable-next-line no-control-regex
 const STORED = /^[^\u0000-\u001f\u007f]{1,255}$/
-
-interface Delivery { id: string, type: string, account: string | null, livemode: boolean, created: number }
 
 /** The dedupe record of a delivery: every field read defensively, since any well-signed event is taken. */
 export function deliveryOf (event: Record<string, unknown>): Delivery {

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const DIRS = ['lib', 'plugins', 'routes', 'schemas', 'scripts']
+const DIRS = ['db', 'lib', 'plugins', 'routes', 'schemas', 'scripts']
 const ENTRIES = ['server.ts', 'scripts/check-config.ts', 'scripts/keys.ts', 'scripts/openapi.ts']
 // Loaded from node_modules at run time, not bundled: a native addon (better-sqlite3, and pg's
 // optional one); what finds its own files next to it (swagger-ui's static assets, pino's transport

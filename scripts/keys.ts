@@ -8,9 +8,10 @@
  */
 import { parseArgs } from 'node:util'
 import { loadConfig, readEnv } from '../lib/config.js'
-import { merchantKeyStore, type Charge } from '../lib/merchant-keys.js'
-import { migrate } from '../lib/migrations.js'
-import { openDatabase } from '../plugins/app/store.js'
+import type { Charge } from '../lib/merchant-keys.js'
+import { migrate } from '../db/migrations.js'
+import { openDatabase } from '../db/connect.js'
+import { merchantKeys } from '../db/repos/merchant-keys.js'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -35,7 +36,7 @@ const config = loadConfig(readEnv())
 const { db, engine } = openDatabase(config.DATABASE_URL)
 try {
   await migrate(db, engine === 'postgres')
-  const keys = merchantKeyStore(db)
+  const keys = merchantKeys(db)
   const [command, id] = positionals
   if (command === 'create') {
     if (values.account?.startsWith('acct_') !== true) usage('--account acct_… is required')

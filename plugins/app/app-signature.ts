@@ -129,7 +129,7 @@ export default fp(async function appSignature (fastify) {
     const userId = payload.user_id as string
     const accountId = payload.account_id as string
     // An account whose installation records are all uninstalled is refused.
-    const installs = await fastify.store.db.selectFrom('installations').select('status').where('account', '=', accountId).execute()
+    const installs = await fastify.repos.installations.forAccount(accountId)
     if (installs.length > 0 && !installs.some(i => i.status === 'installed')) {
       throw new HttpError(403, 'The app is uninstalled on this account.', 'permission_error', 'app_uninstalled')
     }
@@ -140,12 +140,8 @@ export default fp(async function appSignature (fastify) {
     }
     // Single use within the tolerance window; stored, so every replica agrees.
     if (typeof nonce === 'string') {
-      const res = await fastify.store.db.insertInto('nonces').values({
-        nonce: `${accountId}:${nonce}`,
-        account: accountId,
-        expires_at: new Date((t + TOLERANCE_SECONDS + FUTURE_SKEW_SECONDS) * 1000).toISOString()
-      }).onConflict(oc => oc.column('nonce').doNothing()).executeTakeFirst()
-      if (Number(res.numInsertedOrUpdatedRows ?? 0n) === 0) {
+      const fresh = await fastify.repos.nonces.use(accountId, nonce, new Date((t + TOLERANCE_SECONDS + FUTURE_SKEW_SECONDS) * 1000))
+      if (!fresh) {
         throw unauthorized('This signed request was already used (nonce replay).', 'nonce_replayed')
       }
     }

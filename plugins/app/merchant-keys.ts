@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
-import { hashKey, merchantKeyStore, type MerchantKey, type MerchantKeyStore } from '../../lib/merchant-keys.js'
+import { hashKey, type MerchantKey } from '../../lib/merchant-keys.js'
+import type { MerchantKeyStore } from '../../db/repos/merchant-keys.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -22,7 +23,7 @@ const TOUCH_MS = 60_000
  * through a short cache shared by the requests of this process, negative answers included.
  */
 export default fp(async function merchantKeys (fastify) {
-  const store = merchantKeyStore(fastify.store.db)
+  const store = fastify.repos.merchantKeys
   const cache = new Map<string, { key: MerchantKey | undefined, until: number }>()
   const touched = new Map<string, number>()
 

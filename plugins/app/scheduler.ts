@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto'
 import fp from 'fastify-plugin'
-import { sql, type Transaction } from 'kysely'
-import type { Database } from '../../lib/migrations.js'
+import type { Repos } from '../../db/index.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -14,7 +13,7 @@ declare module 'fastify' {
   }
 }
 
-type Job = (trx: Transaction<Database>) => Promise<void>
+type Job = (repos: Repos) => Promise<void>
 
 const lockId = (name: string): number => createHash('sha256').update(`job:${name}`).digest().readInt32BE(0)
 
@@ -24,7 +23,6 @@ const lockId = (name: string): number => createHash('sha256').update(`job:${name
  * job at a time and the others skip. Timers stop, and running jobs finish, on close.
  */
 export default fp(async function scheduler (fastify) {
-  const { db, engine } = fastify.store
   const jobs = new Map<string, Job>()
   const timers: NodeJS.Timeout[] = []
   const running = new Map<string, Promise<'ran' | 'skipped'>>()
@@ -33,14 +31,7 @@ export default fp(async function scheduler (fastify) {
     const job = jobs.get(name)
     if (job === undefined) throw new Error(`no job named ${name}`)
     if (running.has(name)) return 'skipped'
-    const result = db.transaction().execute(async trx => {
-      if (engine === 'postgres') {
-        const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${lockId(name)}) as locked`.execute(trx)
-        if (rows[0]?.locked !== true) return 'skipped' as const
-      }
-      await job(trx)
-      return 'ran' as const
-    }).finally(() => running.delete(name))
+    const result = fastify.store.exclusively(lockId(name), job).finally(() => running.delete(name))
     running.set(name, result)
     return await result
   }
@@ -64,13 +55,11 @@ export default fp(async function scheduler (fastify) {
 
   const HOUR = 3600_000
   const days = fastify.config.WEBHOOK_RETENTION_DAYS
-  fastify.scheduler.add('prune-webhook-events', HOUR, async trx => {
-    const before = new Date(Date.now() - days * 24 * HOUR).toISOString()
-    const res = await trx.deleteFrom('webhook_events').where('received_at', '<', before).executeTakeFirst()
-    fastify.log.info({ deleted: Number(res.numDeletedRows) }, 'pruned webhook event ids')
+  fastify.scheduler.add('prune-webhook-events', HOUR, async repos => {
+    const deleted = await repos.webhookEvents.prune(new Date(Date.now() - days * 24 * HOUR))
+    fastify.log.info({ deleted }, 'pruned webhook event ids')
   })
-  fastify.scheduler.add('prune-nonces', HOUR, async trx => {
-    const res = await trx.deleteFrom('nonces').where('expires_at', '<', new Date().toISOString()).executeTakeFirst()
-    fastify.log.info({ deleted: Number(res.numDeletedRows) }, 'pruned used nonces')
+  fastify.scheduler.add('prune-nonces', HOUR, async repos => {
+    fastify.log.info({ deleted: await repos.nonces.prune(new Date()) }, 'pruned used nonces')
   })
 }, { name: 'scheduler', dependencies: ['store', 'config'], fastify: '5.x' })

@@ -1,9 +1,9 @@
 import fp from 'fastify-plugin'
 import type Stripe from 'stripe'
 import { defaultHandlers, type WebhookHandler } from '../../lib/webhook-handlers.js'
+import type { Delivery } from '../../db/repos/webhook-events.js'
 
-/** What is recorded of every delivery, whatever its type or shape: the dedupe record. */
-export interface Delivery { id: string, type: string, account: string | null, livemode: boolean, created: number }
+export type { Delivery } from '../../db/repos/webhook-events.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -25,19 +25,9 @@ export default fp(async function webhookEvents (fastify) {
   fastify.decorate('webhookEvents', {
     on (type, handler) { handlers.set(type, handler) },
     async process (delivery, event) {
-      return await fastify.store.db.transaction().execute(async trx => {
-        // On Postgres a concurrent insert of the same id waits for the first transaction: if that
-        // commits, this one does nothing (duplicate); if it rolls back, this one handles the event.
-        const inserted = await trx.insertInto('webhook_events').values({
-          id: delivery.id,
-          type: delivery.type,
-          account: delivery.account,
-          livemode: delivery.livemode ? 1 : 0,
-          created: delivery.created,
-          received_at: new Date().toISOString()
-        }).onConflict(oc => oc.column('id').doNothing()).executeTakeFirst()
-        if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) return 'duplicate' as const
-        if (event !== undefined) await handlers.get(event.type)?.(trx, event)
+      return await fastify.store.transaction(async repos => {
+        if (!await repos.webhookEvents.record(delivery)) return 'duplicate' as const
+        if (event !== undefined) await handlers.get(event.type)?.(repos, event)
         return 'handled' as const
       })
     }

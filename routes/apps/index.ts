@@ -59,7 +59,7 @@ const apps: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const { userId, accountId, roles } = user(request)
-    const rows = await fastify.store.db.selectFrom('installations').selectAll().where('account', '=', accountId).execute()
+    const rows = await fastify.repos.installations.forAccount(accountId)
     const mine = rows.find(r => r.livemode === fastify.stripe.livemode) ?? rows[0]
     const installation = mine === undefined
       ? null
@@ -122,9 +122,7 @@ const apps: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: S.Settings, ...errors }
     }
   }, async (request) => {
-    const row = await fastify.store.db.selectFrom('app_settings').select('settings')
-      .where('account', '=', user(request).accountId).executeTakeFirst()
-    return { settings: row === undefined ? null : JSON.parse(row.settings) as Record<string, unknown> }
+    return { settings: await fastify.repos.appSettings.get(user(request).accountId) }
   })
 
   fastify.post('/settings/put', {
@@ -144,9 +142,7 @@ const apps: FastifyPluginAsyncTypebox = async (fastify) => {
       const message = `settings is ${bytes} bytes serialized; the limit is ${S.SETTINGS_MAX_BYTES}.`
       throw new HttpError(413, message, 'invalid_request_error', 'settings_too_large')
     }
-    const updatedAt = new Date().toISOString()
-    await fastify.store.db.insertInto('app_settings').values({ account: accountId, settings: json, updated_at: updatedAt })
-      .onConflict(oc => oc.column('account').doUpdateSet({ settings: json, updated_at: updatedAt })).execute()
+    await fastify.repos.appSettings.put(accountId, request.body.settings)
     return { settings: request.body.settings }
   })
 }

@@ -110,11 +110,8 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const readerId = request.query.reader_id
     // a merchant key sees its own account's readers only; the platform's keys see every reader, as before
-    let query = fastify.store.db.selectFrom('reader_actions').selectAll()
-      .where('reader_id', '=', readerId).where('livemode', '=', fastify.stripe.livemode)
-    if (request.merchant !== undefined) query = query.where('account', '=', request.merchant.account)
     // a database that cannot answer is a 503 "retry" (lib/errors.ts), as everywhere
-    const row = await query.executeTakeFirst()
+    const row = await fastify.repos.readerActions.find(readerId, fastify.stripe.livemode, request.merchant?.account)
     if (row === undefined) {
       const message = fastify.maskSecrets(`No action recorded for reader ${readerId}.`)
       return await reply.code(404).send(errorBody({ type: 'invalid_request_error', message, code: 'resource_missing' }))

@@ -36,7 +36,9 @@ t.test(
   needs('TEST_DATABASE_URL', TEST_DATABASE_URL),
   async t => {
     const url = (await pgUrl(t))!
-    const { app, logs } = await build(t, { env: { DATABASE_URL: url, STRIPE_WEBHOOK_SECRET: SECRET } })
+    // the till loops while the webhooks run: on a slow machine it passes the default 100 requests a
+    // minute, and a 429 is not what this test is about
+    const { app, logs } = await build(t, { env: { DATABASE_URL: url, STRIPE_WEBHOOK_SECRET: SECRET, RATE_LIMIT_MAX: '100000' } })
     const deliver = async (i: number) => {
       const body = event(i)
       return await app.inject({
@@ -72,7 +74,8 @@ t.test(
       [],
       'each webhook was answered 200, or 503 "retry" so Stripe redelivers'
     )
-    t.ok(tills.length > 0 && tills.every(s => s === 200), `tills got every connection token during the cuts (${tills.length})`)
+    const got = [...new Set(tills)].join(', ')
+    t.ok(tills.length > 0 && tills.every(s => s === 200), `tills got every connection token during the cuts (${tills.length}: ${got})`)
     t.ok(
       logs.some(l => l.msg === 'database connection lost' && l.level === 40),
       'the lost connection is logged at warn'

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { sql } from 'kysely'
-import { openDatabase } from '../../plugins/app/store.js'
-import { migrate, migrations } from '../../lib/migrations.js'
+import { openDatabase } from '../../db/connect.js'
+import { migrate, migrations } from '../../db/migrations.js'
 import { build, needs, pgUrl, TEST_DATABASE_URL } from '../helper.js'
 
 const TABLES = ['app_settings', 'installations', 'merchant_keys', 'nonces', 'reader_actions', 'schema_migrations', 'webhook_events']

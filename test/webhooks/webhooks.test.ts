@@ -145,12 +145,9 @@ t.test('no secret configured → 503; no CORS on preflight; not rate limited; hi
 t.test('a handler failure → 500, nothing kept; the redelivery is handled in full', async t => {
   const { app } = await build(t, { env: { STRIPE_WEBHOOK_SECRET: SECRET } })
   let calls = 0
-  app.webhookEvents.on('test.flaky', async (trx, e) => {
+  app.webhookEvents.on('test.flaky', async (repos, e) => {
     calls++
-    await trx
-      .insertInto('app_settings')
-      .values({ account: e.account!, settings: '{"by":"handler"}', updated_at: new Date().toISOString() })
-      .execute()
+    await repos.appSettings.put(e.account!, { by: 'handler' })
     if (calls === 1) throw new Error('database hiccup')
   })
   const payload = JSON.stringify(event('test.flaky'))

@@ -1,0 +1,28 @@
+// Where each kind of code lives (issue "one home for each kind of code"): the service's SQL is in
+// db/ only. Every product file is read, so a query added later anywhere else fails here.
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const PRODUCT = ['app.ts', 'server.ts', 'lib', 'plugins', 'routes', 'schemas', 'scripts']
+
+function files (path: string): string[] {
+  const full = join(root, path)
+  if (statSync(full).isFile()) return path.endsWith('.ts') ? [path] : []
+  return readdirSync(full).flatMap(name => files(join(path, name)))
+}
+
+/** Kysely's query builders and raw SQL, and reaching past the repositories to the connection */
+const SQL = new RegExp('\\b(selectFrom|insertInto|updateTable|deleteFrom|replaceInto|mergeInto)\\s*\\(' +
+  '|\\bsql\\s*(<[^>]*>)?\\s*`|\\.transaction\\(\\)|store\\.db\\b')
+
+t.test('no SQL outside db/: routes, plugins, lib and scripts go through the repositories', async t => {
+  const all = PRODUCT.flatMap(files)
+  t.ok(all.length > 40, `${all.length} product files read`)
+  const offending = all.filter(f => SQL.test(readFileSync(join(root, f), 'utf8'))).map(f => relative(root, join(root, f)))
+  t.same(offending, [], 'files outside db/ that write SQL')
+  const repos = files('db').filter(f => SQL.test(readFileSync(join(root, f), 'utf8')))
+  t.ok(repos.length >= 6, `the SQL is in db/ (${repos.length} files)`)
+})
