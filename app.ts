@@ -6,6 +6,7 @@ import type { Config } from './lib/config.js'
 import { commaList, configuredSecrets, loadConfig, readEnv } from './lib/config.js'
 import { describeError, errorBody, logOutcome, sendErrorBody } from './lib/errors.js'
 import { lingerOnClose } from './lib/linger.js'
+import { systemClock, type Clock } from './lib/clock.js'
 import { AccessLog, loggerOptions } from './lib/logger.js'
 import config from './plugins/app/config.js'
 import tracing from './plugins/app/tracing.js'
@@ -31,6 +32,13 @@ import proxy from './routes/proxy/index.js'
 import admin from './routes/admin/index.js'
 import metricsRoute from './routes/metrics/index.js'
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** the time, for plugins whose behaviour depends on it (lib/clock.ts) */
+    clock: Clock
+  }
+}
+
 const REQUEST_ID = /^[\x20-\x7e]{1,128}$/
 /** `type/subtype` in RFC 9110's token characters, then anything (parameters) */
 const MEDIA_TYPE = /^\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+\/[!#$%&'*+.^_`|~0-9A-Za-z-]+\s*(;.*)?$/
@@ -43,6 +51,8 @@ export interface AppOptions {
   config?: Config
   /** raw variables (proxy adapters read `${{ VAR }}` from them); default: the process environment over `.env` */
   env?: Record<string, string | undefined>
+  /** where time-dependent plugins read the time (tests advance one); default: the system clock */
+  clock?: Clock
 }
 
 /** Fastify factory options; server.ts and the tests build the server with the same ones. */
@@ -87,6 +97,7 @@ export function serverOptions (cfg: Config, logStream?: DestinationStream): Fast
 export default async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   const env = opts.env ?? readEnv()
   await fastify.register(config, { config: opts.config ?? loadConfig(env) })
+  fastify.decorate('clock', opts.clock ?? systemClock)
 
   // first: the request spans must wrap every hook and route registered after them
   await fastify.register(tracing)

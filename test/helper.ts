@@ -6,6 +6,7 @@ import fp from 'fastify-plugin'
 import Stripe from 'stripe'
 import type { Test } from 'tap'
 import app, { serverOptions } from '../app.js'
+import type { Clock } from '../lib/clock.js'
 import { loadConfig } from '../lib/config.js'
 import { FakeStripe } from './support/fake-stripe.js'
 
@@ -26,6 +27,8 @@ export interface BuildOptions {
   env?: Record<string, string | undefined>
   /** share one fake Stripe between several apps */
   fake?: FakeStripe
+  /** the app's clock (test/support/clock.ts): advanced by the test instead of sleeping */
+  clock?: Clock
 }
 
 /** Builds the real app, with injected variables, against a fake Stripe; closes both at the end. */
@@ -58,7 +61,7 @@ export async function build (t: Test, opts: BuildOptions = {}): Promise<Built> {
   const routes: RouteOptions[] = []
   server.addHook('onRoute', route => { routes.push(route) })
   try {
-    await server.register(fp(app), { config, env })
+    await server.register(fp(app), { config, env, ...(opts.clock === undefined ? {} : { clock: opts.clock }) })
     await server.ready()
   } catch (err) {
     // a refused boot: release what was started, then let the test see the error

@@ -29,7 +29,7 @@ export default fp(async function merchantKeys (fastify) {
 
   const lookup = async (presented: string): Promise<MerchantKey | undefined> => {
     const hash = hashKey(presented)
-    const now = Date.now()
+    const now = fastify.clock.now()
     const hit = cache.get(hash)
     let key = hit !== undefined && hit.until > now ? hit.key : undefined
     if (hit === undefined || hit.until <= now) {
@@ -49,7 +49,7 @@ export default fp(async function merchantKeys (fastify) {
     lookup,
     peek (presented) {
       const hit = cache.get(hashKey(presented))
-      return hit !== undefined && hit.until > Date.now() ? hit.key : undefined
+      return hit !== undefined && hit.until > fastify.clock.now() ? hit.key : undefined
     }
   })
 }, { name: 'merchant-keys', dependencies: ['store'], fastify: '5.x' })
