@@ -6,7 +6,7 @@
  */
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import metrics from '../plugins/app/metrics.js'
-import type { StripeAttempt } from '../lib/stripe-http-client.js'
+import type { StripeAttempt } from '../lib/stripe/observed-client.js'
 
 const app = Fastify()
 await app.register(metrics)

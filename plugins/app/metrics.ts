@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { StripeAttempt } from '../../lib/stripe-http-client.js'
+import type { StripeAttempt } from '../../lib/stripe/observed-client.js'
 
 /** handled, duplicate; failed (handling broke: Stripe redelivers); bad_signature; invalid (signed, not an
  * event this service handles); refused (not configured, too large, a body that cannot be read) */

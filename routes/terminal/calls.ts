@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import type Stripe from 'stripe'
-import { stripeIdempotencyKey } from '../../lib/idempotency.js'
+import { stripeIdempotencyKey } from './idempotency.js'
 import { applicationFee } from '../../lib/merchant-keys.js'
 
 declare module 'fastify' {

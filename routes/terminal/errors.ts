@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { NoStripeKeyError, PrefixedError, describeError, errorBody, logOutcome } from '../../lib/errors.js'
-import { validationText } from '../../lib/terminal.js'
+import { validationText } from './texts.js'
 import { UnknownObjectError } from './ownership.js'
 
 declare module 'fastify' {

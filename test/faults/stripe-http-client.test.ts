@@ -7,12 +7,12 @@ import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import Stripe from 'stripe'
-import { POOL_CONNECTIONS, stripeAgent } from '../../lib/stripe-agent.js'
-import { ObservedHttpClient } from '../../lib/stripe-http-client.js'
+import { POOL_CONNECTIONS, stripeAgent } from '../../lib/stripe/agent.js'
+import { ObservedHttpClient } from '../../lib/stripe/observed-client.js'
 import { FakeStripe, stripeError } from '../support/fake-stripe.js'
 
 // The service's Stripe HTTP client as plugins/app/stripe.ts composes it (stripe-node's node client
-// over lib/stripe-agent.ts, observed) under the real stripe package, against the fake Stripe over
+// over lib/stripe/agent.ts, observed) under the real stripe package, against the fake Stripe over
 // real sockets: each semantic it is relied on for.
 
 const TOKEN = '/v1/terminal/connection_tokens'

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { stripeOperation } from '../../lib/stripe-operation.js'
+import { stripeOperation } from '../../lib/stripe/operation.js'
 
 t.test('Stripe operations: bounded names from the path positions that are names, never ids', async t => {
   const cases: Array<[string, string, string]> = [

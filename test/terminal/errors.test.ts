@@ -1,5 +1,5 @@
 import t from 'tap'
-import { KEY_TEXTS } from '../../lib/terminal.js'
+import { KEY_TEXTS } from '../../routes/terminal/texts.js'
 import { build } from '../helper.js'
 import { stripeError } from '../support/fake-stripe.js'
 

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import { SpanKind, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api'
 import Stripe from 'stripe'
-import { stripeOperation } from './stripe-operation.js'
+import { stripeOperation } from './operation.js'
 
 /** One HTTP attempt stripe-node made (a retried call is several). */
 export interface StripeAttempt {

@@ -1,5 +1,5 @@
 /** Reading a signed event's envelope, snapshot (`object: "event"`) or thin (`object: "v2.core.event"`). */
-import type { Delivery } from '../db/repos/webhook-events.js'
+import type { Delivery } from '../../db/repos/webhook-events.js'
 
 /** printable, at most 255 characters: what a stored column takes (Postgres refuses NUL) */
 // eslint-disable-next-line no-control-regex
