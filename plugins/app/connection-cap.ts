@@ -37,7 +37,7 @@ export default fp(async function connectionCap (fastify) {
     refused++
     const now = Date.now()
     if (now - lastWarn >= 10_000) {
-      const limits = { max_connections: max, max_connections_per_client: perClient }
+      const limits = { max_connections: max, ...(perClient === Infinity ? {} : { max_connections_per_client: perClient }) }
       fastify.log.warn({ ...limits, refused }, `${reason}: new connections are answered 503`)
       lastWarn = now
       refused = 0
@@ -62,9 +62,8 @@ export default fp(async function connectionCap (fastify) {
     const socket = request.socket
     if (!sockets.has(socket)) return
     sockets.set(socket, request)
-    const answered = (): void => { if (sockets.get(socket) === request) sockets.set(socket, undefined) }
-    response.once('finish', answered)
-    response.once('close', answered)
+    // 'close' follows the end of every response, finished or not
+    response.once('close', () => { if (sockets.get(socket) === request) sockets.set(socket, undefined) })
   })
   fastify.addHook('preClose', (done) => {
     // `complete`: the parser has the whole request, body included, whether or not it was read yet

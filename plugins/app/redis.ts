@@ -44,7 +44,7 @@ export default fp(async function redis (fastify) {
       fastify.log.warn({ err: { message: err.message } }, 'Redis unreachable: rate limits are counted per process until it is back')
     },
     closed: () => { fastify.log.info('Redis reachable again: rate limits are shared again') }
-  })
+  }, 1_000, () => fastify.clock.now())
   client.on('error', (err: Error) => { if (!closing) breaker.failed(err) })
   client.on('close', () => { if (!closing) breaker.failed(new Error('connection closed')) })
   client.on('ready', () => { breaker.close() })

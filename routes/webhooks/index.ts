@@ -177,7 +177,8 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
 
   fastify.setErrorHandler(function webhookErrors (error: Error, request, reply) {
     const outcome = describeError(error)
-    fastify.metrics.webhook(request.webhookType ?? '', outcome.internal ? 'failed' : 'refused')
+    // a database that could not serve it is our failure, not the sender's (Stripe redelivers either way)
+    fastify.metrics.webhook(request.webhookType ?? '', outcome.internal || outcome.store === true ? 'failed' : 'refused')
     // a body refused or lost before it was whole (chunked past the limit, too slow, cut off) is a
     // failure of its address like a bad signature: a chunked flood is throttled as a declared one
     if (request.raw.complete === false) failures.fail(request.ip)

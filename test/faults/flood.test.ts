@@ -140,9 +140,8 @@ t.test('a chunked or cut-off webhook body counts as a failure of its address: a 
       s.write(chunk)
       s.write('\r\n0\r\n\r\n')
     } else {
-      // a body that never arrives whole: the client goes away mid-body
-      s.write(`${head}Content-Length: 1000\r\n\r\n{"id":`)
-      setTimeout(() => { s.destroy() }, 50)
+      // a body that never arrives whole: the client goes away mid-body (its FIN right after the bytes)
+      s.end(`${head}Content-Length: 1000\r\n\r\n{"id":`)
     }
     // (not events.once: it would reject on the reset a refused socket may see)
     await new Promise(resolve => s.once('close', resolve))

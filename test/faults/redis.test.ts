@@ -1,36 +1,19 @@
 // A Redis outage, for real: this test starts its own redis-server, kills it under two replicas,
 // then starts it again. Requests must not wait on reconnects, limits must still hold (per process),
 // readiness must not fail, and sharing must come back by itself.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import t from 'tap'
 import { build, freePort } from '../helper.js'
+import { REDIS_SERVER, startRedis } from '../support/servers.js'
 
-const REDIS = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find(p => existsSync(p))
-const skip = REDIS === undefined ? 'redis-server is not installed: the Redis outage test did not run' : false
-
-async function startRedis (port: number): Promise<ChildProcess> {
-  const child = spawn(REDIS!, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: ['ignore', 'pipe', 'ignore']
-  })
-  let out = ''
-  child.stdout!.on('data', d => {
-    out += String(d)
-  })
-  for (let i = 0; i < 100 && !out.includes('Ready to accept connections'); i++) await new Promise(resolve => setTimeout(resolve, 50))
-  return child
-}
+const skip = REDIS_SERVER === undefined ? 'redis-server is not installed: the Redis outage test did not run' : false
 
 const p99 = (ms: number[]): number => [...ms].sort((a, b) => a - b)[Math.floor(ms.length * 0.99) - 1] ?? 0
 
 t.test('Redis killed under two replicas: no request waits, limits hold per process, recovery is automatic', { skip }, async t => {
   const port = await freePort()
-  let redis = await startRedis(port)
-  t.teardown(() => {
-    redis.kill('SIGKILL')
-  })
+  let redis = (await startRedis(t, port)).child
   const key = randomBytes(24).toString('hex')
   const env = { RATE_LIMIT_MAX: '5', API_KEY: key, REDIS_URL: `redis://127.0.0.1:${port}` }
   const a = await build(t, { env })
@@ -65,7 +48,7 @@ t.test('Redis killed under two replicas: no request waits, limits hold per proce
   t.same(ready.json().checks, { database: 'ok', redis: 'degraded' })
   t.equal(a.logs.filter(l => /^Redis unreachable/.test(l.msg ?? '')).length, 1, 'one warn line for the outage')
 
-  redis = await startRedis(port)
+  redis = (await startRedis(t, port)).child
   let back = false
   for (let i = 0; i < 100 && !back; i++) {
     await new Promise(resolve => setTimeout(resolve, 100))

@@ -5,6 +5,7 @@
 import t from 'tap'
 import { Redis } from 'ioredis'
 import { build, sign } from '../helper.js'
+import { TestClock } from '../support/clock.js'
 import { storeUnavailable } from '../../lib/errors.js'
 import { POSTGRES_BIN, REDIS_SERVER, startPostgres, startRedis } from '../support/servers.js'
 
@@ -63,7 +64,8 @@ t.test('a hung Redis: one rate-limit command waits its timeout, then the breaker
 }, async t => {
   const redis = await startRedis(t)
   const url = `redis://127.0.0.1:${redis.port}`
-  const { app, logs } = await build(t, { env: { REDIS_URL: url, RATE_LIMIT_MAX: '1000' } })
+  const clock = new TestClock()
+  const { app, logs } = await build(t, { env: { REDIS_URL: url, RATE_LIMIT_MAX: '1000' }, clock })
   const till = async () => (await app.inject({ method: 'POST', url: '/connection_token' })).statusCode
   const limitCommands = async (): Promise<number> => {
     const admin = new Redis(url)
@@ -85,11 +87,13 @@ t.test('a hung Redis: one rate-limit command waits its timeout, then the breaker
   redis.signal('SIGCONT')
   // the commands sent during the hang reach Redis now: only the one that opened the breaker
   t.equal(await limitCommands() - before, 1, 'one rate-limit command was sent to the hung Redis, not one per request')
-  // a probe, started by a request at most once a second, closes the breaker
-  for (let i = 0; i < 50 && app.redis?.breaker.isOpen === true; i++) {
-    await till()
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
+  // no probe within a second of the failure; past it, a request starts one, and it closes the breaker
+  await till()
+  t.equal(app.redis?.breaker.isOpen, true, 'still open: the clock has not moved')
+  clock.advance(1_001)
+  await till()
+  // the probe's PING went first on the one connection: once this one is answered, so was the probe
+  await app.redis?.client.ping()
   t.equal(app.redis?.breaker.isOpen, false, 'closed again by a probe')
   t.ok(logs.some(l => l.msg === 'Redis reachable again: rate limits are shared again'))
 })

@@ -117,13 +117,6 @@ t.test('404s are rate limited: scanning for routes costs the scanner', async t =
 })
 
 /** server.ts in a child process on a free port; resolves once it listens (or after 10 s). */
-/** waits until the fake has seen the till's call (a bounded poll) */
-async function calledOnce (fake: FakeStripe): Promise<void> {
-  for (let i = 0; i < 50 && fake.callsTo('POST', '/v1/terminal/connection_tokens').length === 0; i++) {
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-}
-
 async function serve (extra: Record<string, string>) {
   const port = await freePort()
   const env = childEnv({
@@ -193,7 +186,7 @@ t.test('SIGTERM within SHUTDOWN_GRACE_MS: a retried call still finishes; idle an
     'POST /connection_token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":'
   )
   const inflight = fetch(`http://127.0.0.1:${port}/connection_token`, { method: 'POST' })
-  await calledOnce(fake)
+  await fake.nextCall('POST', '/v1/terminal/connection_tokens')
   child.kill('SIGTERM')
   await Promise.all([once(idle, 'close'), once(slowHeaders, 'close'), once(slowBody, 'close')])
   t.pass('the idle, half-headed and half-bodied sockets were closed')
@@ -212,7 +205,7 @@ t.test('SIGTERM with Stripe hanging: the call is cut 2 s before SHUTDOWN_GRACE_M
   // STRIPE_TIMEOUT_MS stays at its 30 s default: the drain, not the timeout, ends the call
   const { port, child, exited } = await serve({ STRIPE_API_BASE: fake.url, SHUTDOWN_GRACE_MS: '3000', STRIPE_MAX_RETRIES: '0' })
   const inflight = fetch(`http://127.0.0.1:${port}/connection_token`, { method: 'POST' })
-  await calledOnce(fake)
+  await fake.nextCall('POST', '/v1/terminal/connection_tokens')
   child.kill('SIGTERM')
   const res = await inflight
   t.equal(res.status, 504, 'the till is answered (504: retry it), not reset')

@@ -317,6 +317,7 @@ const LISTS: Record<string, { object: string, filters: string[] }> = {
 
 export class FakeStripe {
   readonly calls: Call[] = []
+  private readonly waiting: Array<{ method: string, path: string, resolve: (call: Call) => void }> = []
   /**
    * Objects by id with the account they live in (undefined: the platform). As in Stripe, a call
    * under another account (`Stripe-Account`) that names one is answered `No such …` (404).
@@ -405,6 +406,13 @@ export class FakeStripe {
     return reply
   }
 
+  /** The first call to one method and path, when it arrives (or at once, if it has). */
+  async nextCall (method: string, path: string): Promise<Call> {
+    const seen = this.callsTo(method, path)[0]
+    if (seen !== undefined) return seen
+    return await new Promise(resolve => { this.waiting.push({ method, path, resolve }) })
+  }
+
   /** The calls to one method and path (exact, or a regular expression). */
   callsTo (method: string, path: string | RegExp): Call[] {
     return this.calls.filter(c => c.method === method && (typeof path === 'string' ? c.path === path : path.test(c.path)))
@@ -445,6 +453,10 @@ export class FakeStripe {
         authorization: header('authorization')
       }
       this.calls.push(call)
+      for (const w of this.waiting.filter(w => w.method === call.method && w.path === call.path)) {
+        this.waiting.splice(this.waiting.indexOf(w), 1)
+        w.resolve(call)
+      }
       this.specViolations.push(
         ...specProblems(call.method, call.path, call.method === 'GET' ? call.query : call.params, call.stripeVersion)
       )

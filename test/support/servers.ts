@@ -43,7 +43,7 @@ function group (t: Test, child: ChildProcess): Started['signal'] {
   t.teardown(async () => {
     signal('SIGCONT')
     signal('SIGKILL')
-    if (child.exitCode === null) await new Promise(resolve => child.once('exit', resolve))
+    if (child.exitCode === null && child.signalCode === null) await new Promise(resolve => child.once('exit', resolve))
   })
   return signal
 }
