@@ -18,13 +18,18 @@ export interface Started {
   signal: (signal: 'SIGSTOP' | 'SIGCONT') => void
 }
 
+/** resolves once the server prints `text`; rejects if it exits first */
 async function waitFor (child: ChildProcess, text: string, what: string): Promise<void> {
   let out = ''
-  const collect = (d: Buffer): void => { out += String(d) }
-  child.stdout?.on('data', collect)
-  child.stderr?.on('data', collect)
-  for (let i = 0; i < 200 && !out.includes(text); i++) await new Promise(resolve => setTimeout(resolve, 50))
-  if (!out.includes(text)) throw new Error(`${what} did not start: ${out.slice(-500)}`)
+  await new Promise<void>((resolve, reject) => {
+    const collect = (d: Buffer): void => {
+      out += String(d)
+      if (out.includes(text)) resolve()
+    }
+    child.stdout?.on('data', collect)
+    child.stderr?.on('data', collect)
+    child.once('exit', () => { reject(new Error(`${what} did not start: ${out.slice(-500)}`)) })
+  })
 }
 
 /** the process and all its descendants (Postgres's backends start sessions of their own) */
