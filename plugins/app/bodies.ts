@@ -1,19 +1,18 @@
-import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
 import { HttpError } from '../../lib/errors.js'
 import { checkInput, type InputLimits } from '../../lib/input.js'
 import { dropAbsent, parseNestedQuery, type RackParams } from '../../lib/rack-query.js'
 
 /**
- * Makes every body in this scope (and only this scope) arrive as the exact bytes received: for
- * signature checks (a parsed and re-serialized body never verifies) and for the proxy. Not a
- * plugin: call it inside the route area that needs it.
+ * Makes every body of the area that registers it (and only that area) arrive as the exact bytes
+ * received: for signature checks (a parsed and re-serialized body never verifies) and for the proxy.
  */
-export function useRawBody (scope: FastifyInstance, bodyLimit?: number): void {
+export const rawBody = fp<{ bodyLimit?: number }>(async function rawBody (scope, { bodyLimit }) {
   scope.removeAllContentTypeParsers()
   scope.addContentTypeParser('*', { parseAs: 'buffer', ...(bodyLimit === undefined ? {} : { bodyLimit }) }, (_request, body, done) => {
     done(null, body)
   })
-}
+}, { name: 'raw-body', fastify: '5.x' })
 
 /** Parses a form or JSON body the way Sinatra's `params` saw it; anything else is no parameters. */
 function parseParams (contentType: string, text: string): RackParams {
@@ -41,9 +40,9 @@ function parseParams (contentType: string, text: string): RackParams {
  * bodies, any or no Content-Type (never refused for it), the query string merged under a POST's
  * body (the body wins), GET queries read by Rack's rules too. Then bounded (`limits`), and absent
  * values (a bare key, a JSON null) removed before validation, which would turn them into "".
- * Not a plugin: call it inside the route area that needs it.
+ * Registered inside an area, it applies to that area only.
  */
-export function useRackParams (scope: FastifyInstance, bodyLimit: number, limits: InputLimits): void {
+export const rackParams = fp<{ bodyLimit: number, limits: InputLimits }>(async function rackParams (scope, { bodyLimit, limits }) {
   scope.removeAllContentTypeParsers()
   // the two usual types are named beside the catch-all because Fastify caches lookups only for named types
   const types = ['application/x-www-form-urlencoded', 'application/json', '*']
@@ -71,4 +70,4 @@ export function useRackParams (scope: FastifyInstance, bodyLimit: number, limits
     }
     done()
   })
-}
+}, { name: 'rack-params', fastify: '5.x' })

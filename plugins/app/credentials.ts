@@ -9,10 +9,11 @@ import { KEY_PREFIX, type MerchantKey } from '../../lib/merchant-keys.js'
  * The credentials a route area can accept. `platform`: a key of API_KEY (acts on the platform);
  * `merchant`: a merchant key (`stbk_…`, acts for its connected account: a till credential);
  * `admin`: a key of ADMIN_API_KEY; `metrics`: METRICS_TOKEN, or this host itself when no token is
- * set. (The Apps API and webhooks take a Stripe signature, checked over the body by their own
- * plugins.)
+ * set; `app-signature`: a Stripe Apps `Stripe-Signature` over the body (plugins/app/app-signature.ts).
+ * (Webhooks take Stripe's webhook signature, checked in their route beside the flood guard that
+ * needs its outcome: routes/webhooks/index.ts.)
  */
-export type Credential = 'platform' | 'merchant' | 'admin' | 'metrics'
+export type Credential = 'platform' | 'merchant' | 'admin' | 'metrics' | 'app-signature'
 
 export interface Gate {
   accepts: readonly Credential[]
@@ -27,7 +28,7 @@ export interface Gate {
 declare module 'fastify' {
   interface FastifyInstance {
     credentials: {
-      /** The onRequest hook of an area: 401 unless one of the credentials it accepts is presented. */
+      /** The onRequest hook of a key gate: 401 unless one of the keys it accepts is presented. */
       gate: (gate: Gate) => onRequestHookHandler
       /** the rate-limit bucket of a request: its valid key's fingerprint, else its IP */
       bucket: (request: FastifyRequest) => string
@@ -46,7 +47,8 @@ const NEEDS: Record<Credential, string> = {
   platform: 'the platform API key (API_KEY)',
   merchant: 'a merchant key',
   admin: 'an admin key (ADMIN_API_KEY)',
-  metrics: 'the metrics token (METRICS_TOKEN)'
+  metrics: 'the metrics token (METRICS_TOKEN)',
+  'app-signature': 'a Stripe Apps signature (Stripe-Signature)'
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1'])
@@ -64,7 +66,7 @@ function unauthorized (reply: FastifyReply, message: string, realm = 'api', code
 
 /**
  * One mechanism for every area's credentials: each area declares what it accepts with
- * `addHook('onRequest', fastify.credentials.gate({ accepts: [...] }))`, and nothing else decides.
+ * `register(requireCredentials, { accepts: [...] })`, and nothing else decides.
  * A merchant key is looked up only where merchant keys are accepted; elsewhere it is refused
  * before any cache is consulted.
  */
@@ -178,3 +180,17 @@ export default fp(async function credentials (fastify) {
     }
   })
 }, { name: 'credentials', dependencies: ['config', 'merchant-keys'], fastify: '5.x' })
+
+/**
+ * An area's declaration of the credentials it accepts, registered inside the area (it applies to
+ * that area only): keys are checked at onRequest, before the body is read; a Stripe Apps signature
+ * at preValidation, over the body it signs.
+ */
+export const requireCredentials = fp<Gate>(async function requireCredentials (fastify, gate) {
+  if (gate.accepts.includes('app-signature')) {
+    if (gate.accepts.length > 1) throw new Error('requireCredentials: a signed area accepts the signature alone')
+    fastify.addHook('preValidation', fastify.appSignature.verify)
+    return
+  }
+  fastify.addHook('onRequest', fastify.credentials.gate(gate))
+}, { name: 'require-credentials', dependencies: ['credentials'], fastify: '5.x' })

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { requireCredentials } from '../../plugins/app/credentials.js'
 import { HttpError } from '../../lib/errors.js'
 import * as S from '../../schemas/admin.js'
 
@@ -9,7 +10,7 @@ import * as S from '../../schemas/admin.js'
  */
 const admin: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.addHook('onRequest', fastify.rateLimit())
-  fastify.addHook('onRequest', fastify.credentials.gate({ accepts: ['admin'] }))
+  await fastify.register(requireCredentials, { accepts: ['admin'] })
 
   const schema = { hide: true }
 

@@ -1,8 +1,9 @@
 import type { FastifyError } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import cors from '@fastify/cors'
 import { HttpError, describeError, errorBody, logOutcome, sendErrorBody } from '../../lib/errors.js'
-import { useRawBody } from '../../plugins/app/bodies.js'
+import { rawBody } from '../../plugins/app/bodies.js'
+import { extensionOrigins } from '../../plugins/app/cors.js'
+import { requireCredentials } from '../../plugins/app/credentials.js'
 import * as S from '../../schemas/apps.js'
 import { ErrorBody } from '../../schemas/common.js'
 import type { AppUser } from '../../plugins/app/app-signature.js'
@@ -11,20 +12,13 @@ import type { AppUser } from '../../plugins/app/app-signature.js'
  * The Stripe Apps API: the backend of a Dashboard UI extension. Every request is signed by Stripe
  * (`Stripe-Signature`), and every Stripe call acts on the signed account through Connect.
  */
+const BODY_LIMIT = 64 * 1024
+
 const apps: FastifyPluginAsyncTypebox = async (fastify) => {
-  // UI extensions run sandboxed: their origin is `null`. `*` without credentials is the only
-  // policy that works; the signature, not the origin, authenticates.
-  await fastify.register(cors, {
-    origin: '*',
-    methods: ['POST'],
-    allowedHeaders: ['Content-Type', 'Stripe-Signature'],
-    credentials: false,
-    maxAge: 600
-  })
+  await fastify.register(extensionOrigins, { methods: ['POST'], allowedHeaders: ['Content-Type', 'Stripe-Signature'] })
   fastify.addHook('onRequest', fastify.rateLimit())
-  const BODY_LIMIT = 64 * 1024
-  useRawBody(fastify, BODY_LIMIT)
-  fastify.addHook('preValidation', fastify.appSignature.verify)
+  await fastify.register(rawBody, { bodyLimit: BODY_LIMIT })
+  await fastify.register(requireCredentials, { accepts: ['app-signature'] })
 
   fastify.setErrorHandler(function appsErrors (error: FastifyError, request, reply) {
     if (error.validation !== undefined) {

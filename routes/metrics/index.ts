@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
+import { requireCredentials } from '../../plugins/app/credentials.js'
 
 /**
  * GET /metrics in Prometheus's text format: with METRICS_TOKEN set, for `Authorization: Bearer
@@ -7,7 +8,7 @@ import type { FastifyPluginAsync } from 'fastify'
  */
 const metrics: FastifyPluginAsync = async (fastify) => {
   const { registry } = fastify.metrics
-  fastify.addHook('onRequest', fastify.credentials.gate({ accepts: ['metrics'] }))
+  await fastify.register(requireCredentials, { accepts: ['metrics'] })
   fastify.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
     return reply.type(registry.contentType).send(await registry.metrics())
   })

@@ -1,12 +1,12 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import cors from '@fastify/cors'
 import { Agent, request as upstream, errors } from 'undici'
-import { allowed, safeUpstreamPath } from '../../lib/proxy-config.js'
+import { allowed, safeUpstreamPath } from './config.js'
 import { errorBody } from '../../lib/errors.js'
 import { drainCutOffMs } from '../../lib/config.js'
 import { maskSecrets } from '../../lib/redact.js'
-import { refuseForeignOrigins } from '../../plugins/app/origin-check.js'
-import { useRawBody } from '../../plugins/app/bodies.js'
+import { rawBody } from '../../plugins/app/bodies.js'
+import { strictOrigins } from '../../plugins/app/cors.js'
+import { requireCredentials } from '../../plugins/app/credentials.js'
 
 /** Request headers a caller may send upstream; everything else (Authorization, Cookie, X-API-Key, Host, hop-by-hop) stays here. */
 const FORWARDED = ['idempotency-key', 'stripe-version', 'content-type', 'accept']
@@ -35,21 +35,17 @@ const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'
  * adapter's method/path allowlist. Responses stream back.
  */
 const proxy: FastifyPluginAsync = async (fastify) => {
-  await fastify.register(cors, {
-    origin: fastify.config.allowedOrigins,
+  await fastify.register(strictOrigins, {
     methods: ['GET', 'POST', 'DELETE'],
     allowedHeaders: ['Authorization', 'X-API-Key', 'Content-Type', 'Idempotency-Key', 'Stripe-Version', 'Stripe-Account'],
-    exposedHeaders: ['Request-Id'],
-    maxAge: 600
+    exposedHeaders: ['Request-Id']
   })
-  const foreign = refuseForeignOrigins(fastify.config.allowedOrigins)
-  if (foreign !== undefined) fastify.addHook('onRequest', foreign)
   fastify.addHook('onRequest', fastify.rateLimit())
   // the proxy spends the adapters' keys: the platform's API key, required in every mode; never a
   // merchant key (a till's key must not reach the platform's secrets)
-  fastify.addHook('onRequest', fastify.credentials.gate({ accepts: ['platform'], unconfigured: 'refuse' }))
+  await fastify.register(requireCredentials, { accepts: ['platform'], unconfigured: 'refuse' })
   // bodies travel upstream as the bytes received
-  useRawBody(fastify)
+  await fastify.register(rawBody)
 
   // TLS verified (undici's default); no retries; keep-alive to each upstream.
   const agent = new Agent({ keepAliveTimeout: 10_000, connect: { timeout: 5_000 } })

@@ -1,12 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import cors from '@fastify/cors'
 import type Stripe from 'stripe'
 import { HttpError, PrefixedError } from '../../lib/errors.js'
 import { idempotencyHeader } from './idempotency.js'
 import { keyProblem, pick, stripeParams } from './texts.js'
-import { useRackParams } from '../../plugins/app/bodies.js'
-import { refuseForeignOrigins } from '../../plugins/app/origin-check.js'
+import { rackParams } from '../../plugins/app/bodies.js'
+import { strictOrigins } from '../../plugins/app/cors.js'
+import { requireCredentials } from '../../plugins/app/credentials.js'
 import * as S from '../../schemas/terminal.js'
 import { stamp } from '../../lib/ownership.js'
 import { callOptions, chargeParams, readOptions } from './calls.js'
@@ -32,24 +32,19 @@ const intentSecret = (o: { id: string, client_secret: string | null }): { intent
  * rate limit.
  */
 const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { config } = fastify
   fastify.addHook('onRoute', route => { route.config = { ...route.config, area: 'terminal' } })
 
-  await fastify.register(cors, {
-    origin: config.allowedOrigins,
+  await fastify.register(strictOrigins, {
     methods: ['GET', 'POST'],
     allowedHeaders: ['Authorization', 'X-API-Key', 'Content-Type', 'Accept', 'Idempotency-Key', 'X-Request-Id'],
     exposedHeaders: ['X-Request-Id'],
-    maxAge: 600,
     // the original answered preflights with 200
     optionsSuccessStatus: 200
   })
-  const foreign = refuseForeignOrigins(config.allowedOrigins)
-  if (foreign !== undefined) fastify.addHook('onRequest', foreign)
   fastify.addHook('onRequest', fastify.rateLimit())
   // a till credential: the platform's keys or a merchant key; open in development with no API_KEY
-  fastify.addHook('onRequest', fastify.credentials.gate({ accepts: ['platform', 'merchant'], unconfigured: 'open' }))
-  useRackParams(fastify, BODY_LIMIT, LIMITS)
+  await fastify.register(requireCredentials, { accepts: ['platform', 'merchant'], unconfigured: 'open' })
+  await fastify.register(rackParams, { bodyLimit: BODY_LIMIT, limits: LIMITS })
 
   // The original backend's three key checks, on the six routes it ran them, before any Stripe call.
   // The key is fixed at boot, so the check is too.

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type Stripe from 'stripe'
-import { useRawBody } from '../../plugins/app/bodies.js'
+import { rawBody } from '../../plugins/app/bodies.js'
 import { signatureHeader, signatureProblem, signatureTimestamp, TOLERANCE_SECONDS } from '../../lib/signature.js'
 import { describeError, errorBody, logOutcome } from '../../lib/errors.js'
 import { FailureLimiter } from './failure-limiter.js'
@@ -43,7 +43,7 @@ declare module 'fastify' {
 }
 
 const webhooks: FastifyPluginAsync = async (fastify) => {
-  useRawBody(fastify, WEBHOOK_BODY_LIMIT)
+  await fastify.register(rawBody, { bodyLimit: WEBHOOK_BODY_LIMIT })
   fastify.decorateRequest('webhookType', undefined)
   const secrets = fastify.config.webhookSecrets
   const failures = new FailureLimiter(60_000)

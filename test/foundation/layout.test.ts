@@ -26,3 +26,24 @@ t.test('no SQL outside db/: routes, plugins, lib and scripts go through the repo
   const repos = files('db').filter(f => SQL.test(readFileSync(join(root, f), 'utf8')))
   t.ok(repos.length >= 6, `the SQL is in db/ (${repos.length} files)`)
 })
+
+/** policy code a route area may only reach through the policy plugins (plugins/app/) */
+const POLICY = [
+  ['@fastify/cors', /from '@fastify\/cors'/, 'strictOrigins / extensionOrigins (plugins/app/cors.ts)'],
+  ['a body parser', /\baddContentTypeParser\s*\(|\bremoveAllContentTypeParsers\s*\(/, 'rawBody / rackParams (plugins/app/bodies.ts)'],
+  ['a credential check', /credentials\.gate\s*\(|appSignature\.verify|presentedKey\s*\(|bearerToken\s*\(/,
+    'requireCredentials (plugins/app/credentials.ts)']
+] as const
+
+t.test('route areas reach CORS, body parsing and credentials through the registered policy plugins', async t => {
+  const areas = files('routes')
+  for (const [what, pattern, instead] of POLICY) {
+    const offending = areas.filter(f => pattern.test(readFileSync(join(root, f), 'utf8')))
+    t.same(offending, [], `no route file uses ${what} itself: it registers ${instead}`)
+  }
+  // each area that is not open declares what it accepts
+  for (const area of ['terminal', 'apps', 'proxy', 'admin', 'metrics']) {
+    const text = readFileSync(join(root, 'routes', area, 'index.ts'), 'utf8')
+    t.match(text, /register\(requireCredentials, \{ accepts: \[/, `${area} declares its credentials`)
+  }
+})

@@ -6,7 +6,7 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { build } from '../helper.js'
 import { stripeError } from '../support/fake-stripe.js'
-import { compileRule, parseProxyYaml, safeUpstreamPath, STRIPE_READ_ONLY } from '../../lib/proxy-config.js'
+import { compileRule, parseProxyYaml, safeUpstreamPath, STRIPE_READ_ONLY } from '../../routes/proxy/config.js'
 
 const KEY = 'k'.repeat(32)
 const PROXY_KEY = 'rk_test_proxykey123'

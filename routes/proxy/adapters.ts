@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import fp from 'fastify-plugin'
-import { parseProxyYaml, ProxyConfigError, stripeKeyAdapter, type Adapter } from '../../lib/proxy-config.js'
+import { parseProxyYaml, ProxyConfigError, stripeKeyAdapter, type Adapter } from './config.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

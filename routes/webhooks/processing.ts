@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type Stripe from 'stripe'
-import { defaultHandlers, type WebhookHandler } from '../../lib/webhook-handlers.js'
+import { defaultHandlers, type WebhookHandler } from './handlers.js'
 import type { Delivery } from '../../db/repos/webhook-events.js'
 
 export type { Delivery } from '../../db/repos/webhook-events.js'

@@ -1,6 +1,6 @@
 import type Stripe from 'stripe'
-import type { Repos } from '../db/index.js'
-import { OWNER_METADATA } from './ownership.js'
+import type { Repos } from '../../db/index.js'
+import { OWNER_METADATA } from '../../lib/ownership.js'
 
 /** What an event does to the service's data, through repositories bound to the event's transaction. */
 export type WebhookHandler = (repos: Repos, event: Stripe.Event) => Promise<void>
