@@ -4,7 +4,7 @@ import type { FastifyError, FastifyHttpOptions, FastifyInstance, FastifyReply } 
 import type { DestinationStream } from 'pino'
 import type { Config } from './lib/config.js'
 import { commaList, configuredSecrets, loadConfig, readEnv } from './lib/config.js'
-import { describeError, errorBody, logOutcome, sendErrorBody } from './lib/errors.js'
+import { describeError, fail, logOutcome, sendErrorBody } from './lib/errors.js'
 import { lingerOnClose } from './lib/linger.js'
 import { systemClock, type Clock } from './lib/clock.js'
 import { AccessLog, loggerOptions } from './lib/logger.js'
@@ -88,7 +88,8 @@ export function serverOptions (cfg: Config, logStream?: DestinationStream): Fast
     // a URL that cannot be decoded (`%zz`): said without echoing it, which may hold a key
     frameworkErrors: (error, _request, reply) => {
       const message = error.code === 'FST_ERR_BAD_URL' ? 'The request URL is not valid (a bad %-encoding).' : 'Bad request.'
-      return (reply as FastifyReply).code(400).send(errorBody({ type: 'invalid_request_error', message, code: 'url_invalid' }))
+      // cast: Fastify types this reply by a route generic it never resolves here
+      return sendErrorBody(reply as FastifyReply, describeError(fail.invalid(message, 'url_invalid')))
     }
   }
 }
@@ -162,9 +163,8 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
 
   // A 404 costs a scanner its rate limit too, from the same bucket as its other requests. The path
   // is echoed, but never a key put in it.
-  fastify.setNotFoundHandler({ preHandler: fastify.rateLimit() }, function notFound (request, reply) {
-    const path = fastify.maskSecrets(request.url.split('?')[0]!).slice(0, 200)
-    const message = `Unknown route: ${request.method} ${path}`
-    return reply.code(404).send(errorBody({ type: 'invalid_request_error', message, code: 'resource_missing' }))
+  fastify.setNotFoundHandler({ preHandler: fastify.rateLimit() }, async function notFound (request) {
+    const path = fastify.maskSecrets(request.url.split('?', 1)[0] ?? '').slice(0, 200)
+    throw fail.notFound(`Unknown route: ${request.method} ${path}`)
   })
 }

@@ -1,5 +1,7 @@
 import Stripe from 'stripe'
+import type { FastifyError } from 'fastify'
 import { maskSecrets } from './redact.js'
+import { validationMessage } from './validation.js'
 
 /** An error a handler throws on purpose: its status and message reach the client as they are. */
 export class HttpError extends Error {
@@ -13,6 +15,30 @@ export class HttpError extends Error {
     super(message)
     this.name = 'HttpError'
   }
+}
+
+/**
+ * The failures handlers and hooks throw (or pass to `done`), by what the caller did wrong; each
+ * area's error handler renders them in its own form (JSON envelope, or the Terminal API's text).
+ * The one place an error's status and Stripe-style type are chosen.
+ */
+export const fail = {
+  /** 400: a parameter or body the route cannot take */
+  invalid: (message: string, code: string | null = null): HttpError => new HttpError(400, message, 'invalid_request_error', code),
+  /** 401 with `WWW-Authenticate`: no valid credential for this area */
+  unauthenticated: (message: string, code: string | null = null, realm = 'api'): HttpError =>
+    new HttpError(401, message, 'authentication_error', code, { 'www-authenticate': `Bearer realm="${realm}", charset="UTF-8"` }),
+  /** 403: a valid credential that may not do this */
+  forbidden: (message: string, code: string | null = null, type = 'permission_error'): HttpError => new HttpError(403, message, type, code),
+  /** 404: no such object (for this caller) */
+  notFound: (message: string, code: string | null = 'resource_missing'): HttpError =>
+    new HttpError(404, message, 'invalid_request_error', code),
+  /** 413: a body or value over this route's limit */
+  tooLarge: (message: string, code: string | null = null): HttpError => new HttpError(413, message, 'invalid_request_error', code),
+  /** 502 or 504: an upstream could not be reached or did not answer in time */
+  upstream: (status: 502 | 504, message: string): HttpError => new HttpError(status, message, 'api_error'),
+  /** 503: this part of the service is off or cannot answer now; the caller may retry */
+  unavailable: (message: string, code: string | null = null): HttpError => new HttpError(503, message, 'api_error', code)
 }
 
 /** Thrown when a route needs Stripe and no key is configured for the selected mode. */
@@ -137,6 +163,11 @@ export function describeError (error: unknown, context: { bodyLimit?: number } =
       internal: false
     }
   }
+  const { validation, validationContext } = error as Partial<FastifyError>
+  if (validation !== undefined) {
+    const message = validationMessage(validation, validationContext)
+    return { status: 400, type: 'invalid_request_error', message, code: 'parameter_invalid', headers: {}, internal: false }
+  }
   if (error instanceof HttpError) {
     const { statusCode: status, type, message, code, headers } = error
     return { status, type, message, code, headers, internal: false }
@@ -173,7 +204,8 @@ interface ErrorFields { type: string, message: string, code?: string | null }
 export const errorBody = (e: ErrorFields): { error: ErrorFields } =>
   ({ error: e.code === undefined ? { type: e.type, message: e.message } : { type: e.type, message: e.message, code: e.code } })
 
-interface Reply { code: (status: number) => Reply, headers: (values: Record<string, string>) => Reply, send: (payload: unknown) => unknown }
+// method syntax: any Fastify reply fits, whatever status codes its route's schema names
+interface Reply { code (status: number): Reply, headers (values: Record<string, string>): Reply, send (payload: unknown): unknown }
 
 /** Sends a described error as the JSON envelope, with its status and headers. */
 export const sendErrorBody = (reply: Reply, e: ErrorOutcome): unknown => reply.code(e.status).headers(e.headers).send(errorBody(e))

@@ -1,4 +1,4 @@
-import { HttpError } from './errors.js'
+import { fail } from './errors.js'
 
 export interface InputLimits {
   /** objects and lists nested deeper than this are refused */
@@ -7,7 +7,7 @@ export interface InputLimits {
   maxKeys: number
 }
 
-const invalid = (message: string, code: string): HttpError => new HttpError(400, message, 'invalid_request_error', code)
+const invalid = fail.invalid
 
 /**
  * Checks decoded parameters before anything uses them: nesting depth, key count, and strings that

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { HttpError } from '../../lib/errors.js'
+import { HttpError, fail } from '../../lib/errors.js'
 import { checkInput } from '../../lib/input.js'
 import { signatureHeader, signatureProblem, signatureTimestamp, TOLERANCE_SECONDS } from '../../lib/signature.js'
 
@@ -42,8 +42,6 @@ const ACCOUNT = /^acct_[A-Za-z0-9]{1,250}$/
 /** printable ASCII: a nonce is stored, and Postgres refuses a NUL */
 const NONCE = /^[\x20-\x7e]{1,200}$/
 
-const unauthorized = (message: string, code: string): HttpError => new HttpError(401, message, 'authentication_error', code)
-
 /**
  * Stripe Apps UI-extension requests: `Stripe-Signature` made by Stripe with the app's signing
  * secret (`fetchStripeSignature`), over either of Stripe's two documented contents. Identity and
@@ -66,16 +64,16 @@ export default fp(async function appSignature (fastify) {
 
   async function verify (request: FastifyRequest): Promise<void> {
     if (secrets.length === 0) {
-      throw new HttpError(503, 'The Stripe Apps API is not configured: set STRIPE_APP_SECRET.', 'api_error', 'app_secret_missing')
+      throw fail.unavailable('The Stripe Apps API is not configured: set STRIPE_APP_SECRET.', 'app_secret_missing')
     }
     const header = signatureHeader(request.headers['stripe-signature'])
     if (header === undefined) {
-      throw unauthorized('Missing Stripe-Signature header: send exactly one, from fetchStripeSignature().', 'signature_missing')
+      throw fail.unauthenticated('Missing Stripe-Signature header: send exactly one, from fetchStripeSignature().', 'signature_missing')
     }
     const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
     const t = signatureTimestamp(header) ?? 0
     if (t > Math.floor(Date.now() / 1000) + FUTURE_SKEW_SECONDS) {
-      throw unauthorized('Signature timestamp is in the future: check the server clock.', 'signature_timestamp')
+      throw fail.unauthenticated('Signature timestamp is in the future: check the server clock.', 'signature_timestamp')
     }
     const verifies = (content: string | Buffer): string | undefined => signatureProblem(content, header, secrets)
 
@@ -99,20 +97,21 @@ export default fp(async function appSignature (fastify) {
       const identity = identified ? JSON.stringify({ user_id: payload.user_id, account_id: payload.account_id }) : undefined
       const identityProblem = identity === undefined ? bodyProblem : verifies(identity)
       if (identityProblem !== undefined) {
-        throw unauthorized(`Signature verification failed: ${bodyProblem} Sign the exact body you send ` +
+        throw fail.unauthenticated(`Signature verification failed: ${bodyProblem} Sign the exact body you send ` +
           '({...payload, user_id, account_id}, in that order), or send user_id and account_id as signed by fetchStripeSignature().',
         'signature_invalid')
       }
       signed = 'identity'
     }
-    if (parsed === undefined) throw unauthorized('The signed body is not JSON.', 'payload_invalid')
+    if (parsed === undefined) throw fail.unauthenticated('The signed body is not JSON.', 'payload_invalid')
     checkInput(parsed, { maxDepth: 16, maxKeys: 2000 })
     if (!identified) {
-      throw unauthorized('The signed body must hold string user_id (usr_…) and account_id (acct_…).', 'payload_invalid')
+      throw fail.unauthenticated('The signed body must hold string user_id (usr_…) and account_id (acct_…).', 'payload_invalid')
     }
     if (signed === 'identity' && request.routeOptions.config.readOnly !== true) {
-      throw unauthorized('This route changes data, so every field must be signed: pass the fields to fetchStripeSignature(payload) ' +
-        'and send JSON.stringify({...payload, user_id, account_id}).', 'signature_identity_only')
+      const message = 'This route changes data, so every field must be signed: pass the fields to ' +
+        'fetchStripeSignature(payload) and send JSON.stringify({...payload, user_id, account_id}).'
+      throw fail.unauthenticated(message, 'signature_identity_only')
     }
     // Roles and the nonce count only when signed: under the default payload they are not.
     const roles = signed === 'body' && Array.isArray(payload.stripe_roles)
@@ -123,7 +122,7 @@ export default fp(async function appSignature (fastify) {
       : []
     const nonce = signed === 'body' ? payload.nonce : undefined
     if (nonce !== undefined && (typeof nonce !== 'string' || !NONCE.test(nonce))) {
-      throw unauthorized('nonce must be a string of 1 to 200 printable characters.', 'payload_invalid')
+      throw fail.unauthenticated('nonce must be a string of 1 to 200 printable characters.', 'payload_invalid')
     }
 
     const userId = payload.user_id as string
@@ -131,18 +130,18 @@ export default fp(async function appSignature (fastify) {
     // An account whose installation records are all uninstalled is refused.
     const installs = await fastify.repos.installations.forAccount(accountId)
     if (installs.length > 0 && !installs.some(i => i.status === 'installed')) {
-      throw new HttpError(403, 'The app is uninstalled on this account.', 'permission_error', 'app_uninstalled')
+      throw fail.forbidden('The app is uninstalled on this account.', 'app_uninstalled')
     }
     const needed = request.routeOptions.config.roles
     if (needed !== undefined && !roles.some(r => needed.includes(r))) {
       const message = `This action needs one of the roles ${needed.join(', ')}; sign stripe_roles with the request.`
-      throw new HttpError(403, message, 'permission_error', 'role_required')
+      throw fail.forbidden(message, 'role_required')
     }
     // Single use within the tolerance window; stored, so every replica agrees.
     if (typeof nonce === 'string') {
       const fresh = await fastify.repos.nonces.use(accountId, nonce, new Date((t + TOLERANCE_SECONDS + FUTURE_SKEW_SECONDS) * 1000))
       if (!fresh) {
-        throw unauthorized('This signed request was already used (nonce replay).', 'nonce_replayed')
+        throw fail.unauthenticated('This signed request was already used (nonce replay).', 'nonce_replayed')
       }
     }
     request.appUser = { userId, accountId, signed, roles, payload, ...(typeof nonce === 'string' ? { nonce } : {}) }

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { HttpError } from '../../lib/errors.js'
+import { fail } from '../../lib/errors.js'
 import { checkInput, type InputLimits } from '../../lib/input.js'
 import { dropAbsent, parseNestedQuery, type RackParams } from '../../lib/rack-query.js'
 
@@ -24,10 +24,10 @@ function parseParams (contentType: string, text: string): RackParams {
     try {
       parsed = JSON.parse(text)
     } catch {
-      throw new HttpError(400, 'The JSON body is not valid JSON.')
+      throw fail.invalid('The JSON body is not valid JSON.')
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      throw new HttpError(400, 'A JSON body must be an object of parameters.')
+      throw fail.invalid('A JSON body must be an object of parameters.')
     }
     return parsed as RackParams
   }

@@ -1,6 +1,6 @@
 import cors, { type FastifyCorsOptions } from '@fastify/cors'
 import fp from 'fastify-plugin'
-import { HttpError } from '../../lib/errors.js'
+import { fail } from '../../lib/errors.js'
 
 /** What an area lets a browser send and read; the origin is the policy's, not the area's. */
 export type OriginsOptions = Pick<FastifyCorsOptions, 'methods' | 'allowedHeaders' | 'exposedHeaders' | 'optionsSuccessStatus'>
@@ -21,7 +21,7 @@ export const strictOrigins = fp<OriginsOptions>(async function strictOrigins (fa
     const origin = request.headers.origin
     if (origin === undefined || origins.has(origin)) return done()
     const message = `Origin ${origin.slice(0, 100)} is not allowed to call this API (ALLOWED_ORIGINS).`
-    done(new HttpError(403, message, 'invalid_request_error', 'origin_not_allowed'))
+    done(fail.forbidden(message, 'origin_not_allowed', 'invalid_request_error'))
   })
 }, { name: 'strict-origins', dependencies: ['config'], fastify: '5.x' })
 

@@ -1,8 +1,8 @@
 import fp from 'fastify-plugin'
-import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
+import type { FastifyRequest, onRequestHookHandler } from 'fastify'
 import { KeySet, bearerToken, presentedKey } from '../../lib/api-key.js'
 import { commaList } from '../../lib/config.js'
-import { HttpError, errorBody } from '../../lib/errors.js'
+import { fail } from '../../lib/errors.js'
 import { KEY_PREFIX, type MerchantKey } from '../../lib/merchant-keys.js'
 
 /**
@@ -58,12 +58,6 @@ const local = (request: FastifyRequest): boolean =>
   LOOPBACK.has(request.raw.socket.remoteAddress ?? '') &&
   request.headers['x-forwarded-for'] === undefined && request.headers.forwarded === undefined
 
-function unauthorized (reply: FastifyReply, message: string, realm = 'api', code?: string): void {
-  reply.code(401)
-    .header('www-authenticate', `Bearer realm="${realm}", charset="UTF-8"`)
-    .send(errorBody({ type: 'authentication_error', message, ...(code === undefined ? {} : { code }) }))
-}
-
 /**
  * One mechanism for every area's credentials: each area declares what it accepts with
  * `register(requireCredentials, { accepts: [...] })`, and nothing else decides.
@@ -94,63 +88,58 @@ export default fp(async function credentials (fastify) {
     return request.apiKeyId
   }
 
-  const merchantKey = (key: string, request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
+  const merchantKey = (key: string, request: FastifyRequest, done: (err?: Error) => void): void => {
     fastify.merchantKeys.lookup(key).then(merchant => {
-      if (merchant === undefined) return unauthorized(reply, 'Invalid API key.')
+      if (merchant === undefined) return done(fail.unauthenticated('Invalid API key.'))
       request.merchant = merchant
       request.apiKeyId = `merchant:${merchant.id}`
       done()
     }, err => {
       // the store cannot answer (a database outage): the till should retry, not see a 500
       request.log.warn({ err: { message: (err as Error).message } }, 'merchant key lookup failed')
-      done(new HttpError(503, 'Merchant keys cannot be checked right now; retry shortly.', 'api_error', 'merchant_keys_unavailable'))
+      done(fail.unavailable('Merchant keys cannot be checked right now; retry shortly.', 'merchant_keys_unavailable'))
     })
   }
 
   /** What an area that takes platform keys answers (the Terminal API's texts since the start). */
   const platformGate = (unconfigured: 'open' | 'refuse'): onRequestHookHandler => {
-    // Callback-style: `done()` lets the request through; after a reply is sent, `done` is not called.
-    return function platformKey (request, reply, done) {
+    // callback-style: no promise per request on the hot path
+    return function platformKey (request, _reply, done) {
       const key = presentedKey(request.headers)
-      if (key?.startsWith(KEY_PREFIX) === true) return merchantKey(key, request, reply, done)
+      if (key?.startsWith(KEY_PREFIX) === true) return merchantKey(key, request, done)
       if (platform.size === 0) {
         if (unconfigured === 'open') return done()
-        const message = 'API_KEY is not configured: this area requires an API key in every mode.'
-        reply.code(503).send(errorBody({ type: 'api_error', message }))
-        return
+        return done(fail.unavailable('API_KEY is not configured: this area requires an API key in every mode.'))
       }
       if (identify(request) !== null) return done()
-      unauthorized(reply, key !== undefined
+      done(fail.unauthenticated(key !== undefined
         ? 'Invalid API key.'
-        : 'An API key is required: send it in the X-API-Key header or as Authorization: Bearer <key>.')
+        : 'An API key is required: send it in the X-API-Key header or as Authorization: Bearer <key>.'))
     }
   }
 
   const adminGate: onRequestHookHandler = function adminKey (request, _reply, done) {
     if (admin.size === 0) {
-      return done(new HttpError(503, 'The admin area is off: set ADMIN_API_KEY to enable it.', 'api_error', 'admin_disabled'))
+      return done(fail.unavailable('The admin area is off: set ADMIN_API_KEY to enable it.', 'admin_disabled'))
     }
     const key = presentedKey(request.headers)
     if (key === undefined || admin.match(key) === -1) {
       const message = 'An admin key (ADMIN_API_KEY) is required: X-API-Key or Authorization: Bearer.'
-      return done(new HttpError(401, message, 'authentication_error', 'admin_key_invalid'))
+      return done(fail.unauthenticated(message, 'admin_key_invalid'))
     }
     done()
   }
 
-  const metricsGate: onRequestHookHandler = function metricsToken (request, reply, done) {
+  const metricsGate: onRequestHookHandler = function metricsToken (request, _reply, done) {
     if (metrics.size > 0) {
       const token = bearerToken(request.headers)
       if (token === undefined || metrics.match(token) === -1) {
-        return unauthorized(reply, 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN>.', 'metrics')
+        return done(fail.unauthenticated('GET /metrics needs Authorization: Bearer <METRICS_TOKEN>.', null, 'metrics'))
       }
       return done()
     }
     if (local(request)) return done()
-    reply.code(403).send(errorBody({
-      type: 'permission_error',
-      message: 'GET /metrics answers this host only: set METRICS_TOKEN to scrape it from elsewhere.'
-    }))
+    done(fail.forbidden('GET /metrics answers this host only: set METRICS_TOKEN to scrape it from elsewhere.'))
   }
 
   const gateOf = (accepts: readonly Credential[], unconfigured: 'open' | 'refuse'): onRequestHookHandler => {
@@ -169,7 +158,7 @@ export default fp(async function credentials (fastify) {
       const message = `This area needs ${NEEDS[accepts[0]!]}: a merchant key works on the Terminal API only.`
       return function noMerchantKeys (request, reply, done) {
         if (presentedKey(request.headers)?.startsWith(KEY_PREFIX) === true) {
-          return unauthorized(reply, message, 'api', 'merchant_key_not_allowed')
+          return done(fail.unauthenticated(message, 'merchant_key_not_allowed'))
         }
         gate.call(this, request, reply, done)
       }

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { requireCredentials } from '../../plugins/app/credentials.js'
-import { HttpError } from '../../lib/errors.js'
+import { fail } from '../../lib/errors.js'
 import * as S from '../../schemas/admin.js'
 
 /**
@@ -18,7 +18,7 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
     const { charge } = request.body
     if (charge?.application_fee_amount !== undefined && charge.application_fee_percent !== undefined) {
       const message = 'charge takes application_fee_amount or application_fee_percent, not both.'
-      throw new HttpError(400, message, 'invalid_request_error', 'parameter_invalid')
+      throw fail.invalid(message, 'parameter_invalid')
     }
     const created = await fastify.merchantKeys.create(request.body)
     request.log.info({ key_id: created.id, account: created.account }, 'merchant key created')
@@ -33,7 +33,7 @@ const admin: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.delete('/keys/:id', { schema: { ...schema, params: S.KeyParams, response: { 200: S.MerchantKey } } }, async (request) => {
     const revoked = await fastify.merchantKeys.revoke(request.params.id)
     if (revoked === undefined) {
-      throw new HttpError(404, `No merchant key ${request.params.id}.`, 'invalid_request_error', 'resource_missing')
+      throw fail.notFound(`No merchant key ${request.params.id}.`)
     }
     request.log.info({ key_id: revoked.id, account: revoked.account }, 'merchant key revoked')
     return revoked

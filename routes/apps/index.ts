@@ -1,6 +1,6 @@
 import type { FastifyError } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { HttpError, describeError, errorBody, logOutcome, sendErrorBody } from '../../lib/errors.js'
+import { describeError, fail, logOutcome, sendErrorBody } from '../../lib/errors.js'
 import { rawBody } from '../../plugins/app/bodies.js'
 import { extensionOrigins } from '../../plugins/app/cors.js'
 import { requireCredentials } from '../../plugins/app/credentials.js'
@@ -21,13 +21,6 @@ const apps: FastifyPluginAsyncTypebox = async (fastify) => {
   await fastify.register(requireCredentials, { accepts: ['app-signature'] })
 
   fastify.setErrorHandler(function appsErrors (error: FastifyError, request, reply) {
-    if (error.validation !== undefined) {
-      const first = error.validation[0]
-      const missing = (first?.params as { missingProperty?: string } | undefined)?.missingProperty
-      const name = first?.instancePath.replace(/^\//, '').replace(/\//g, '.') || String(missing ?? 'body')
-      const message = `Invalid signed parameter '${name}': ${first?.message ?? 'not valid'}`
-      return reply.code(400).send(errorBody({ type: 'invalid_request_error', message, code: 'parameter_invalid' }))
-    }
     const outcome = describeError(error, { bodyLimit: BODY_LIMIT })
     logOutcome(request.log, outcome, error)
     return sendErrorBody(reply, outcome)
@@ -134,7 +127,7 @@ const apps: FastifyPluginAsyncTypebox = async (fastify) => {
     const bytes = Buffer.byteLength(json)
     if (bytes > S.SETTINGS_MAX_BYTES) {
       const message = `settings is ${bytes} bytes serialized; the limit is ${S.SETTINGS_MAX_BYTES}.`
-      throw new HttpError(413, message, 'invalid_request_error', 'settings_too_large')
+      throw fail.tooLarge(message, 'settings_too_large')
     }
     await fastify.repos.appSettings.put(accountId, request.body.settings)
     return { settings: request.body.settings }

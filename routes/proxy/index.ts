@@ -1,7 +1,7 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { Agent, request as upstream, errors } from 'undici'
 import { allowed, safeUpstreamPath } from './config.js'
-import { errorBody } from '../../lib/errors.js'
+import { describeError, errorBody, fail, logOutcome, type HttpError } from '../../lib/errors.js'
 import { drainCutOffMs } from '../../lib/config.js'
 import { maskSecrets } from '../../lib/redact.js'
 import { rawBody } from '../../plugins/app/bodies.js'
@@ -59,12 +59,17 @@ const proxy: FastifyPluginAsync = async (fastify) => {
 
   // every text the caller reads: the configured secrets, the adapters' credentials, anything key-shaped
   const mask = fastify.maskSecrets
-  const refuse = (reply: FastifyReply, status: number, message: string, type = 'invalid_request_error'): FastifyReply =>
-    reply.code(status).send(errorBody({ type, message }))
+  // this area's failures: Stripe's envelope, its code only when there is one (CONTRACT.md §5)
+  fastify.setErrorHandler(function proxyErrors (error: FastifyError, request, reply) {
+    const outcome = describeError(error)
+    logOutcome(request.log, outcome, error)
+    const { type, message, code } = outcome
+    return reply.code(outcome.status).headers(outcome.headers).send(errorBody(code === null ? { type, message } : { type, message, code }))
+  })
 
   const handler = async (request: FastifyRequest<{ Params: { adapter: string } }>, reply: FastifyReply): Promise<FastifyReply> => {
     const adapter = fastify.proxyAdapters.get(request.params.adapter)
-    if (adapter === undefined) return refuse(reply, 404, `Unknown adapter: ${mask(request.params.adapter).slice(0, 64)}`)
+    if (adapter === undefined) throw fail.notFound(`Unknown adapter: ${mask(request.params.adapter).slice(0, 64)}`, null)
     // counted by adapter (a configured name) and the status answered, once the adapter is known
     reply.raw.once('close', () => { fastify.metrics.proxied(adapter.name, reply.statusCode) })
     const raw = request.raw.url ?? ''
@@ -72,9 +77,10 @@ const proxy: FastifyPluginAsync = async (fastify) => {
     const rawPath = q === -1 ? raw : raw.slice(0, q)
     const prefix = `/v1/apis/http/${encodeURIComponent(adapter.name)}`
     const path = rawPath.startsWith(prefix) ? safeUpstreamPath(rawPath.slice(prefix.length)) : undefined
-    if (path === undefined) return refuse(reply, 400, 'Invalid upstream path: no "..", ".", empty segments or encoded dots and slashes.')
+    if (path === undefined) throw fail.invalid('Invalid upstream path: no "..", ".", empty segments or encoded dots and slashes.')
     const rule = allowed(adapter, request.method, path)
-    if (rule === undefined) return refuse(reply, 403, `${request.method} ${mask(path)} is not allowed for adapter ${adapter.name}.`)
+    const refused = (message: string): HttpError => fail.forbidden(message, null, 'invalid_request_error')
+    if (rule === undefined) throw refused(`${request.method} ${mask(path)} is not allowed for adapter ${adapter.name}.`)
 
     const headers: Record<string, string> = {}
     for (const h of FORWARDED) {
@@ -83,7 +89,7 @@ const proxy: FastifyPluginAsync = async (fastify) => {
     }
     const account = request.headers['stripe-account']
     if (typeof account === 'string') {
-      if (!adapter.allowStripeAccount) return refuse(reply, 403, `Stripe-Account is not allowed for adapter ${adapter.name}.`)
+      if (!adapter.allowStripeAccount) throw refused(`Stripe-Account is not allowed for adapter ${adapter.name}.`)
       headers['stripe-account'] = account
     }
     Object.assign(headers, adapter.headers)
@@ -123,7 +129,7 @@ const proxy: FastifyPluginAsync = async (fastify) => {
       const message = timeout
         ? `Upstream ${adapter.name} timed out after ${adapter.timeoutMs} ms.`
         : `Upstream ${adapter.name} is unreachable.`
-      return refuse(reply, timeout ? 504 : 502, message, 'api_error')
+      throw fail.upstream(timeout ? 504 : 502, message)
     }
   }
 

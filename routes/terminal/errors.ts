@@ -1,6 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { NoStripeKeyError, PrefixedError, describeError, errorBody, logOutcome } from '../../lib/errors.js'
-import { validationText } from './texts.js'
+import { NoStripeKeyError, PrefixedError, describeError, errorBody, logOutcome, sendErrorBody } from '../../lib/errors.js'
 import { UnknownObjectError } from './ownership.js'
 
 declare module 'fastify' {
@@ -29,21 +28,21 @@ export function sendError (
 
 /**
  * The Terminal API's error handler: the original's texts — a validation failure names the
- * parameter; a Stripe error is 402 `<prefix> <Stripe's message>` (502/504 when Stripe was not
+ * parameter (lib/validation.ts); a Stripe error is 402 `<prefix> <Stripe's message>` (502/504 when Stripe was not
  * reached); anything else keeps its status — as text, or JSON when the client asks for it.
  */
 export function terminalErrors (bodyLimit: number) {
   return function terminalErrorHandler (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-    if (error.validation !== undefined) {
-      const text = validationText(error.validation, error.validationContext)
-      return sendError(request, reply, 400, text, 'invalid_request_error', 'parameter_invalid')
+    // Asked only for errors that carry one: a prefix may name a parameter, which a validation failure
+    // says is not what the route takes. An error with its own prefix (the attach route's customer
+    // lookup) carries it in its message.
+    const withPrefix = (message: string): string => {
+      const configured = request.routeOptions.config.errorPrefix
+      const prefix = error instanceof PrefixedError
+        ? undefined
+        : typeof configured === 'function' ? configured((request.body ?? {}) as Record<string, unknown>) : configured
+      return prefix === undefined ? message : `${prefix} ${message}`
     }
-    const configured = request.routeOptions.config.errorPrefix
-    // an error with its own prefix (the attach route's customer lookup) carries it in its message
-    const prefix = error instanceof PrefixedError
-      ? undefined
-      : typeof configured === 'function' ? configured((request.body ?? {}) as Record<string, unknown>) : configured
-    const withPrefix = (message: string): string => prefix === undefined ? message : `${prefix} ${message}`
     const outcome = describeError(error, { bodyLimit })
     logOutcome(request.log, outcome, error)
     // No key for a route the original did not check: its prefix and a 402, as a Stripe error would be;
@@ -57,6 +56,8 @@ export function terminalErrors (bodyLimit: number) {
       const status = outcome.stripeAnswered ? 402 : outcome.status
       return sendError(request, reply, status, withPrefix(outcome.message), outcome.type, outcome.code)
     }
+    // a credential refusal reads the same in every area: the JSON envelope, with WWW-Authenticate
+    if (outcome.status === 401) return sendErrorBody(reply, outcome) as FastifyReply
     reply.headers(outcome.headers)
     return sendError(request, reply, outcome.status, outcome.message, outcome.type, outcome.code)
   }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type Stripe from 'stripe'
-import { HttpError, PrefixedError } from '../../lib/errors.js'
+import { PrefixedError, fail } from '../../lib/errors.js'
 import { idempotencyHeader } from './idempotency.js'
 import { keyProblem, pick, stripeParams } from './texts.js'
 import { rackParams } from '../../plugins/app/bodies.js'
@@ -51,7 +51,7 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
   const problem = keyProblem(fastify.stripe.key, fastify.stripe.mode)
   if (problem !== undefined) {
     fastify.addHook('preHandler', (request, _reply, done) => {
-      done(request.routeOptions.config.checkKey === true ? new HttpError(400, problem) : undefined)
+      done(request.routeOptions.config.checkKey === true ? fail.invalid(problem) : undefined)
     })
   }
   fastify.setErrorHandler(terminalErrors(BODY_LIMIT))
@@ -64,7 +64,7 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
     const header = idempotencyHeader(request.headers['idempotency-key'])
     if (header === null) {
       const message = 'Idempotency-Key must be 1 to 255 printable characters.'
-      return done(new HttpError(400, message, 'invalid_request_error', 'idempotency_key_invalid'))
+      return done(fail.invalid(message, 'idempotency_key_invalid'))
     }
     request.idempotencyKey = header
     done()
@@ -76,10 +76,10 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
     if (merchant === undefined) return done()
     const params = (request.method === 'POST' ? request.body : request.query) as Record<string, unknown>
     if (merchant.location !== null && params.location !== undefined && params.location !== merchant.location) {
-      return done(new HttpError(403, 'This key is for another location.', 'permission_error', 'location_not_allowed'))
+      return done(fail.forbidden('This key is for another location.', 'location_not_allowed'))
     }
     if (params.on_behalf_of !== undefined && params.on_behalf_of !== merchant.account) {
-      return done(new HttpError(403, 'This key acts for its own account only.', 'permission_error', 'account_not_allowed'))
+      return done(fail.forbidden('This key acts for its own account only.', 'account_not_allowed'))
     }
     done()
   })

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type Stripe from 'stripe'
-import { HttpError, errorBody } from '../../lib/errors.js'
+import { errorBody, fail } from '../../lib/errors.js'
 import { versioned } from '../../lib/stripe/version.js'
 import { pick, stripeParams } from './texts.js'
 import { callOptions, readOptions, refundParams } from './calls.js'
@@ -88,8 +88,8 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     if (fastify.stripe.key.includes('_live_')) {
-      throw new HttpError(403, 'Error simulating payment! Simulated payments need a test mode key; this backend uses a live key.',
-        'invalid_request_error', 'livemode_mismatch')
+      const message = 'Error simulating payment! Simulated payments need a test mode key; this backend uses a live key.'
+      throw fail.forbidden(message, 'livemode_mismatch', 'invalid_request_error')
     }
     const { reader_id: reader, card_number: card } = request.body
     await assertOwned(request, { reader })
@@ -134,7 +134,7 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const { payment_intent_id: paymentIntent, charge, amount, reader_id: reader } = request.body
     const target = paymentIntent !== undefined ? { payment_intent: paymentIntent } : charge !== undefined ? { charge } : undefined
     if (target === undefined) {
-      throw new HttpError(400, '\'payment_intent_id\' or \'charge\' is a required parameter', 'invalid_request_error', 'parameter_missing')
+      throw fail.invalid('\'payment_intent_id\' or \'charge\' is a required parameter', 'parameter_missing')
     }
     await assertOwned(request, { ...target, reader })
     const params = { ...target, ...(amount === undefined ? {} : { amount: Number(amount) }), ...refundParams(request) }

@@ -1,5 +1,3 @@
-import type { FastifySchemaValidationError } from 'fastify'
-
 /** The original backend's key checks, in its order, with its exact texts. */
 export const KEY_TEXTS = {
   empty: 'Error: you provided an empty secret key. Please provide your test mode secret key. ' +
@@ -16,31 +14,6 @@ export function keyProblem (key: string, mode: 'live' | 'test'): string | undefi
   if (key.startsWith('pk')) return KEY_TEXTS.publishable
   if (mode === 'test' && (key.startsWith('sk_live') || key.startsWith('rk_live'))) return KEY_TEXTS.live
   return undefined
-}
-
-/** `/address/line1` → `address[line1]`: the name the client sent. */
-function paramName (instancePath: string, child?: string): string {
-  const parts = instancePath.split('/').filter(Boolean)
-  if (child !== undefined) parts.push(child)
-  if (parts.length === 0) return 'body'
-  return parts[0]! + parts.slice(1).map(p => `[${p}]`).join('')
-}
-
-/**
- * One plain sentence naming the parameter, in the original backend's form for a missing id
- * (`'payment_intent_id' is a required parameter`).
- */
-export function validationText (errors: FastifySchemaValidationError[], context?: string): string {
-  const first = errors[0]
-  if (first === undefined) return 'Invalid parameters.'
-  const params = first.params as Record<string, unknown>
-  if (first.keyword === 'required') return `'${paramName(first.instancePath, String(params.missingProperty))}' is a required parameter`
-  const name = paramName(first.instancePath)
-  if (first.keyword === 'minLength' && params.limit === 1) return `'${name}' is a required parameter`
-  if (name === 'body' || (context === 'querystring' && first.instancePath === '')) {
-    return `Invalid parameters: ${first.message ?? 'not valid'}`
-  }
-  return `Invalid parameter '${name}': ${first.message ?? 'not valid'}`
 }
 
 /** Keeps only the named parameters that were sent (absent ones were dropped before validation). */

@@ -2,11 +2,10 @@ import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply, FastifyReques
 import type Stripe from 'stripe'
 import { rawBody } from '../../plugins/app/bodies.js'
 import { signatureHeader, signatureProblem, signatureTimestamp, TOLERANCE_SECONDS } from '../../lib/signature.js'
-import { describeError, errorBody, logOutcome } from '../../lib/errors.js'
+import { describeError, errorBody, fail, logOutcome, type HttpError } from '../../lib/errors.js'
 import { FailureLimiter } from './failure-limiter.js'
 import { eventProblem, handledType } from '../../schemas/webhooks.js'
 import { deliveryOf, snapshotType } from './events.js'
-import { HttpError } from '../../lib/errors.js'
 import { closeAtOnce } from '../../lib/linger.js'
 
 /**
@@ -42,12 +41,17 @@ declare module 'fastify' {
   }
 }
 
+/** the codes of a delivery's own failures, which its metrics and flood guard count apart */
+const BAD_SIGNATURE = 'signature_invalid'
+const NOT_AN_EVENT = 'event_invalid'
+
 const webhooks: FastifyPluginAsync = async (fastify) => {
   await fastify.register(rawBody, { bodyLimit: WEBHOOK_BODY_LIMIT })
   fastify.decorateRequest('webhookType', undefined)
   const secrets = fastify.config.webhookSecrets
   const failures = new FailureLimiter(60_000)
-  const fail = (reply: FastifyReply, status: number, message: string): FastifyReply =>
+  /** this area's one rendering of a failure: Stripe's envelope, without a code (CONTRACT.md §4) */
+  const render = (reply: FastifyReply, status: number, message: string): FastifyReply =>
     reply.code(status).send(errorBody({ type: status >= 500 ? 'api_error' : 'invalid_request_error', message }))
 
   // Before the body is read: a caller that keeps failing, no configured secret, a declared body
@@ -71,8 +75,9 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
       request.raw.pause()
       reply.raw.once('finish', () => { socket?.destroy() })
       reply.header('connection', 'close')
-      if (failed === 0) fail(reply, status, message)
-      else setTimeout(() => { if (socket?.destroyed !== true) fail(reply, status, message) }, TARPIT_MS).unref()
+      // answered here, not by the error handler: on the tarpit's schedule, with the socket closed after
+      if (failed === 0) render(reply, status, message)
+      else setTimeout(() => { if (socket?.destroyed !== true) render(reply, status, message) }, TARPIT_MS).unref()
     }
     if (failed >= FAILURES_PER_MINUTE) {
       reply.header('retry-after', String(resetInSeconds))
@@ -119,9 +124,9 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
     } catch (err) {
       const message = fastify.maskSecrets((err as Error).message)
       log.warn({ event: thin.id, type: thin.type, err: { message } }, 'thin event: fetch failed')
-      throw new HttpError(503, 'The event could not be fetched from Stripe; Stripe will redeliver it.', 'api_error', 'event_fetch_failed')
+      throw fail.unavailable('The event could not be fetched from Stripe; Stripe will redeliver it.', 'event_fetch_failed')
     }
-    throw new HttpError(400, `A thin ${thin.type} event names neither its snapshot event nor its reader.`)
+    throw fail.invalid(`A thin ${thin.type} event names neither its snapshot event nor its reader.`)
   }
 
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
@@ -129,25 +134,21 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
     const payload = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
     const reason = signatureProblem(payload, header, secrets)
     if (reason !== undefined) {
-      failures.fail(request.ip)
-      fastify.metrics.webhook('', 'bad_signature')
       request.log.warn({ reason }, 'webhook signature verification failed')
-      return fail(reply, 400, `Webhook signature verification failed: ${reason}`)
+      throw fail.invalid(`Webhook signature verification failed: ${reason}`, BAD_SIGNATURE)
     }
     let event: Record<string, unknown>
     try {
       event = JSON.parse(payload.toString('utf8')) as Record<string, unknown>
     } catch {
-      fastify.metrics.webhook('', 'invalid')
-      return fail(reply, 400, 'The signed payload is not a Stripe event.')
+      throw fail.invalid('The signed payload is not a Stripe event.', NOT_AN_EVENT)
     }
-    const invalid = (problem: string): FastifyReply => {
-      fastify.metrics.webhook('', 'invalid')
+    const invalid = (problem: string): HttpError => {
       request.log.warn({ problem }, 'a well-signed event that does not fit')
-      return fail(reply, 400, `The signed payload is not a Stripe event this service can handle (${problem}).`)
+      return fail.invalid(`The signed payload is not a Stripe event this service can handle (${problem}).`, NOT_AN_EVENT)
     }
     const problem = eventProblem(event)
-    if (problem !== undefined) return invalid(problem)
+    if (problem !== undefined) throw invalid(problem)
     const delivery = deliveryOf(event)
     request.webhookType = delivery.type
     // a thin event of a type the service acts on: its snapshot is fetched (before anything is recorded)
@@ -156,7 +157,7 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
     if (snapshot === undefined && type !== undefined && handledType(type)) {
       snapshot = await fetchSnapshot(event as unknown as Thin, type, request.log)
       const snapshotProblem = eventProblem(snapshot)
-      if (snapshotProblem !== undefined) return invalid(`its snapshot: ${snapshotProblem}`)
+      if (snapshotProblem !== undefined) throw invalid(`its snapshot: ${snapshotProblem}`)
     }
     const outcome = await fastify.webhookEvents.process(delivery, snapshot)
     fastify.metrics.webhook(delivery.type, outcome)
@@ -170,25 +171,27 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
   fastify.post('/webhook', options, handler)
   // A preflight gets no CORS header at all: these routes are for Stripe's servers, not browsers.
   const noCors = async (_request: FastifyRequest, reply: FastifyReply) =>
-    reply.code(405).header('allow', 'POST')
-      .send(errorBody({ type: 'invalid_request_error', message: 'Webhooks accept POST from Stripe only.' }))
+    render(reply.header('allow', 'POST'), 405, 'Webhooks accept POST from Stripe only.')
   fastify.options('/webhooks', options, noCors)
   fastify.options('/webhook', options, noCors)
 
   fastify.setErrorHandler(function webhookErrors (error: Error, request, reply) {
     const outcome = describeError(error)
     // a database that could not serve it is our failure, not the sender's (Stripe redelivers either way)
-    fastify.metrics.webhook(request.webhookType ?? '', outcome.internal || outcome.store === true ? 'failed' : 'refused')
-    // a body refused or lost before it was whole (chunked past the limit, too slow, cut off) is a
-    // failure of its address like a bad signature: a chunked flood is throttled as a declared one
-    if (request.raw.complete === false) failures.fail(request.ip)
+    const counted = outcome.code === BAD_SIGNATURE
+      ? 'bad_signature'
+      : outcome.code === NOT_AN_EVENT ? 'invalid' : outcome.internal || outcome.store === true ? 'failed' : 'refused'
+    fastify.metrics.webhook(request.webhookType ?? '', counted)
+    // A bad signature, or a body refused or lost before it was whole (chunked past the limit, too
+    // slow, cut off), is a failure of its address: a chunked flood is throttled as a declared one.
+    if (outcome.code === BAD_SIGNATURE || request.raw.complete === false) failures.fail(request.ip)
     if (!outcome.internal) {
       logOutcome(request.log, outcome, error)
-      return fail(reply.headers(outcome.headers), outcome.status, outcome.message)
+      return render(reply.headers(outcome.headers), outcome.status, outcome.message)
     }
     // The transaction rolled back: nothing of this event was kept, so Stripe's redelivery is handled in full.
     request.log.error({ err: error }, 'webhook handling failed')
-    return fail(reply, 500, 'Webhook handling failed; Stripe will redeliver the event.')
+    return render(reply, 500, 'Webhook handling failed; Stripe will redeliver the event.')
   })
 }
 
