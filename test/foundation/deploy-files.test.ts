@@ -1,6 +1,7 @@
 // Docker cannot run on this machine: these checks read the deployment files for the promises the
 // README makes about them (the HEALTHCHECK command itself runs for real in ops.test.ts).
-import { readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import t from 'tap'
 import { parse } from 'yaml'
 import { EnvSchema } from '../../schemas/env.js'
@@ -8,13 +9,24 @@ import { build } from '../helper.js'
 
 const read = (f: string): string => readFileSync(f, 'utf8')
 
-t.test('README opens with the two command lines and documents every variable', async t => {
+t.test('README opens with the two command lines, stays short, and its links resolve', async t => {
   const readme = read('README.md')
   t.ok(readme.startsWith('# Stripe Terminal backend\n\n```sh\nnpm ci && npm start\nnpm ci && npm test\n```'),
     'the two commands right under the title')
-  for (const key of Object.keys(EnvSchema.properties)) t.match(readme, `| \`${key}\` |`, `${key} in the configuration table`)
+  t.ok(readme.split('\n').length <= 150, 'at most 150 lines: the rest is in docs/')
+  for (const file of ['README.md', ...readdirSync('docs').map(f => `docs/${f}`), 'bench/README.md']) {
+    for (const [, target] of read(file).matchAll(/\]\(((?:\.\.\/|docs\/|bench\/)?[\w./-]+\.md)(?:#[\w-]+)?\)/g)) {
+      t.ok(existsSync(join(dirname(file), target!)), `${file} links to ${target}, which exists`)
+    }
+  }
+})
+
+t.test('docs/configuration.md documents exactly the variables the config schema validates', async t => {
+  const table = [...read('docs/configuration.md').matchAll(/^\| `([A-Z0-9_]+)` \|/gm)].map(m => m[1])
+  const schema = Object.keys(EnvSchema.properties)
+  t.same([...table].sort(), [...schema].sort(), 'one row per variable of schemas/env.ts, none more')
   const example = read('.env.example')
-  for (const key of Object.keys(EnvSchema.properties)) t.match(example, key, `${key} in .env.example`)
+  for (const key of schema) t.match(example, key, `${key} in .env.example`)
 })
 
 t.test('.ci/run runs the README test command after npm ci', async t => {
