@@ -74,7 +74,7 @@ export function serverOptions (cfg: Config, logStream?: DestinationStream): Fast
     // Coerce scalars ("100" → 100) but never a list into a scalar: `payment_intent_id[]=pi_1` is a
     // 400 naming the parameter, not a call with pi_1 (Fastify's default is coerceTypes: 'array').
     // Route schemas are not checked against the meta-schema at each start (about 35 ms of the cold
-    // start): test/foundation/schemas.test.ts checks them all.
+    // start): test/project/schemas.test.ts checks them all.
     ajv: { customOptions: { coerceTypes: true, validateSchema: false } },
     bodyLimit: BODY_LIMIT,
     connectionTimeout: 120_000,

@@ -13,7 +13,7 @@ export type Db = Kysely<Database> | Transaction<Database>
 
 /**
  * The data layer: one repository per table, and the only place the service writes SQL
- * (test/foundation/layout.test.ts checks that no other product file does).
+ * (test/project/layout.test.ts checks that no other product file does).
  */
 export function repositories (db: Db) {
   return {

@@ -37,8 +37,14 @@ function redis (url) {
 
 const env = { ...process.env }
 const said = []
+// `--no-services` (npm run test:unit): in-process only, whatever this machine runs
+const args = process.argv.slice(2)
+const noServices = args.includes('--no-services')
 for (const [name, probe, what] of [['TEST_DATABASE_URL', postgres, 'PostgreSQL'], ['TEST_REDIS_URL', redis, 'Redis']]) {
-  if (env[name] !== undefined) {
+  if (noServices) {
+    delete env[name]
+    said.push(`${what}: not used (--no-services), its tests SKIP`)
+  } else if (env[name] !== undefined) {
     said.push(`${what}: ${name} as set`)
   } else if (await probe(LOCAL[name])) {
     env[name] = LOCAL[name]
@@ -49,5 +55,5 @@ for (const [name, probe, what] of [['TEST_DATABASE_URL', postgres, 'PostgreSQL']
 }
 console.log(`# services: ${said.join('; ')}`)
 const run = new URL('../node_modules/tap/dist/esm/run.mjs', import.meta.url).pathname
-const tap = spawn(process.execPath, [run, ...process.argv.slice(2)], { env, stdio: 'inherit' })
+const tap = spawn(process.execPath, [run, ...args.filter(a => a !== '--no-services')], { env, stdio: 'inherit' })
 tap.on('exit', code => process.exit(code ?? 1))

@@ -6,7 +6,7 @@ import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
-import { freePort } from '../helper.js'
+import { freePort } from './helper.js'
 
 export const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find(p => existsSync(p))
 export const POSTGRES_BIN = ['18', '17', '16', '15', '14'].map(v => `/usr/lib/postgresql/${v}/bin`).find(d => existsSync(`${d}/initdb`))

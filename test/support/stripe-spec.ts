@@ -2,7 +2,7 @@
  * Checks a call against Stripe's official OpenAPI spec (../shared/stripe-openapi, trimmed): the
  * method and path must be an operation, every top-level parameter one the operation names, and
  * every parameter it requires present, for the API version the call was made with.
- * Users' clones do not have the file: then nothing is checked, and test/stripe-spec.test.ts says so.
+ * Users' clones do not have the file: then nothing is checked, and test/project/stripe-spec.test.ts says so.
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
