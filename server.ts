@@ -4,13 +4,14 @@ import closeWithGrace from 'close-with-grace'
 import app, { serverOptions } from './app.js'
 import { loadConfig, readEnv } from './lib/config.js'
 import { bufferedStdout } from './lib/logger.js'
+import { errorFields } from './lib/values.js'
 
 const env = readEnv()
 let config
 try {
   config = loadConfig(env)
 } catch (err) {
-  console.error(`Invalid configuration: ${(err as Error).message}`)
+  console.error(`Invalid configuration: ${errorFields(err).message}`)
   process.exit(1)
 }
 
@@ -35,7 +36,7 @@ try {
   logs?.flush()
 } catch (err) {
   // A failed production checklist lands here: print it plainly, without values.
-  server.log.fatal({ err: { message: (err as Error).message } }, 'boot refused')
-  console.error((err as Error).message)
+  server.log.fatal({ err: { message: errorFields(err).message } }, 'boot refused')
+  console.error(errorFields(err).message)
   process.exit(1)
 }

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
 import type { Database } from './schema.js'
+import { errorFields } from '../lib/values.js'
 
 export type Engine = 'sqlite' | 'postgres'
 
@@ -21,6 +22,7 @@ const require = createRequire(import.meta.url)
  */
 export function openDatabase (url: string, warn: Warn = () => {}, timeoutMs = 5_000): { db: Kysely<Database>, engine: Engine } {
   if (/^postgres(ql)?:\/\//.test(url)) {
+    // cast: createRequire returns any; the pg driver is loaded only when configured
     const pg = require('pg') as typeof import('pg')
     // int8 (bigint) columns hold Unix seconds: safe as JS numbers, so read them as numbers.
     pg.types.setTypeParser(20, v => Number(v))
@@ -40,16 +42,17 @@ export function openDatabase (url: string, warn: Warn = () => {}, timeoutMs = 5_
     pool.on('error', () => {})
     pool.on('connect', client => {
       client.on('error', err => {
-        warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'database connection lost')
+        warn({ err: errorFields(err) }, 'database connection lost')
       })
       // pg answers a read timeout but keeps the connection, its statement still pending (inside a
       // transaction, possibly without its rollback): close it, so pg-pool discards it on release.
+      // cast: pg's query overloads cannot be wrapped generically; the wrapper passes arguments through
       const query = client.query.bind(client) as (...args: unknown[]) => unknown
       Object.assign(client, {
         query: (...args: unknown[]) => {
           const result = query(...args)
           if (result instanceof Promise) {
-            result.catch((err: unknown) => { if ((err as Error)?.message === 'Query read timeout') client.end().catch(() => {}) })
+            result.catch((err: unknown) => { if (errorFields(err).message === 'Query read timeout') client.end().catch(() => {}) })
           }
           return result
         }
@@ -60,6 +63,7 @@ export function openDatabase (url: string, warn: Warn = () => {}, timeoutMs = 5_
   if (!url.startsWith('sqlite:')) throw new Error('DATABASE_URL must start with sqlite: or postgres://')
   const path = url.slice('sqlite:'.length)
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  // cast: createRequire returns any; the SQLite driver is loaded only when configured
   const SQLite = require('better-sqlite3') as typeof import('better-sqlite3')
   const database = new SQLite(path)
   database.pragma('journal_mode = WAL')

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database } from './schema.js'
 
+// any: migrations run against the schema as it was then, not today's Database type (Kysely's advice)
 type Migration = (db: Kysely<any>) => Promise<void>
 
 /** Append only: a released migration is never edited. */

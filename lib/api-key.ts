@@ -35,10 +35,10 @@ export class KeySet {
     // synchronous from write to compare: no other request can use the scratch buffer meanwhile
     this.scratch.fill(0, this.scratch.write(presented))
     let found = -1
-    for (let i = 0; i < this.copies.length; i++) {
-      const same = timingSafeEqual(this.scratch, this.copies[i]!)
+    this.copies.forEach((copy, i) => {
+      const same = timingSafeEqual(this.scratch, copy)
       if (same && length === this.lengths[i] && found === -1) found = i
-    }
+    })
     return found
   }
 }

@@ -3,6 +3,7 @@ import { parseEnv } from 'node:util'
 import envSchema from 'env-schema'
 import Stripe from 'stripe'
 import { EnvSchema, type Env } from '../schemas/env.js'
+import { errorFields } from './values.js'
 
 /** The configuration every plugin reads: the validated variables plus what follows from them. */
 export interface Config extends Env {
@@ -99,7 +100,7 @@ export interface Checklist { failures: string[], warnings: string[] }
  * In development the same items are warnings, so a developer sees what production would refuse.
  */
 export function checklist (config: Config): Checklist {
-  const variables = config as unknown as Record<string, unknown>
+  const variables: Record<string, unknown> = { ...config }
   const failing: string[] = []
   const warnings: string[] = []
   if (config.apiKeys.length === 0) {
@@ -120,7 +121,7 @@ export function checklist (config: Config): Checklist {
     warnings.push('STRIPE_ENV=test in production mode: a staging setup that takes no real payments')
   }
   const publishable = Object.keys(EnvSchema.properties)
-    .filter(k => typeof variables[k] === 'string' && /(^|,)\s*pk_/.test(variables[k] as string))
+    .filter(k => { const v = variables[k]; return typeof v === 'string' && /(^|,)\s*pk_/.test(v) })
   for (const name of publishable) failing.push(`${name} holds a publishable key (pk_): use a secret or restricted key`)
   const origins = commaList(config.ALLOWED_ORIGINS)
   if (origins.length === 0) {
@@ -139,9 +140,10 @@ export function checklist (config: Config): Checklist {
 export function readEnv (path = '.env', env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
   let file: Record<string, string | undefined> = {}
   try {
+    // cast: node's parseEnv returns NodeJS.Dict<string>, whose values it always sets
     file = parseEnv(readFileSync(path, 'utf8')) as Record<string, string>
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    if (errorFields(err).code !== 'ENOENT') throw err
   }
   return { ...file, ...env }
 }

@@ -1,7 +1,7 @@
 import Stripe from 'stripe'
-import type { FastifyError } from 'fastify'
 import { maskSecrets } from './redact.js'
 import { validationMessage } from './validation.js'
+import { errorFields, field, stringField } from './values.js'
 
 /** An error a handler throws on purpose: its status and message reach the client as they are. */
 export class HttpError extends Error {
@@ -81,7 +81,7 @@ export function mapStripeError (err: unknown): MappedError | undefined {
   if (!(err instanceof Stripe.errors.StripeError)) return undefined
   if (err instanceof Stripe.errors.StripeConnectionError) {
     const timeout = /timeout/i.test(err.message) ||
-      ((err.detail as { code?: string } | undefined)?.code === Stripe.HttpClient.TIMEOUT_ERROR_CODE)
+      field(err.detail, 'code') === Stripe.HttpClient.TIMEOUT_ERROR_CODE
     return {
       status: timeout ? 504 : 502,
       type: 'api_connection_error',
@@ -117,11 +117,10 @@ const UNAVAILABLE_MESSAGE = new RegExp('^(Query read timeout|timeout exceeded wh
 
 /** The database cannot serve right now (down, stalled, overloaded, locked): worth a retry, not a 500. */
 export function storeUnavailable (error: unknown): boolean {
-  const { code, message, statusCode } = (error ?? {}) as { code?: unknown, message?: unknown, statusCode?: unknown }
+  const { code, message, statusCode } = errorFields(error)
   // an error with an HTTP status is the request's (a body cut off mid-way is an ECONNRESET too)
   if (statusCode !== undefined) return false
-  return (typeof code === 'string' && (UNAVAILABLE_STATE.test(code) || UNAVAILABLE_CODE.has(code))) ||
-    (typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message))
+  return (code !== undefined && (UNAVAILABLE_STATE.test(code) || UNAVAILABLE_CODE.has(code))) || UNAVAILABLE_MESSAGE.test(message)
 }
 
 export interface ErrorOutcome {
@@ -163,9 +162,8 @@ export function describeError (error: unknown, context: { bodyLimit?: number } =
       internal: false
     }
   }
-  const { validation, validationContext } = error as Partial<FastifyError>
-  if (validation !== undefined) {
-    const message = validationMessage(validation, validationContext)
+  if (error instanceof Error && 'validation' in error && Array.isArray(error.validation)) {
+    const message = validationMessage(error.validation, stringField(error, 'validationContext'))
     return { status: 400, type: 'invalid_request_error', message, code: 'parameter_invalid', headers: {}, internal: false }
   }
   if (error instanceof HttpError) {
@@ -177,7 +175,7 @@ export function describeError (error: unknown, context: { bodyLimit?: number } =
     const headers = { 'retry-after': '1' }
     return { status: 503, type: 'api_error', message, code: 'store_unavailable', headers, internal: false, store: true }
   }
-  const fields = error as { statusCode?: number, message?: string, code?: string, error?: { message?: string } }
+  const fields = errorFields(error)
   const status = fields.statusCode ?? 500
   if (fields.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
     const limit = context.bodyLimit === undefined ? '' : `: at most ${context.bodyLimit} bytes here`
@@ -186,11 +184,11 @@ export function describeError (error: unknown, context: { bodyLimit?: number } =
   }
   // @fastify/rate-limit throws the body its errorResponseBuilder made
   if (status === 429) {
-    const message = fields.error?.message ?? 'Too many requests.'
+    const message = stringField(field(error, 'error'), 'message') ?? 'Too many requests.'
     return { status, type: 'rate_limit_error', message, code: 'rate_limit', headers: {}, internal: false }
   }
   if (status >= 400 && status < 500) {
-    const message = fields.message ?? 'Bad request.'
+    const message = fields.message === '' ? 'Bad request.' : fields.message
     return { status, type: 'invalid_request_error', message, code: fields.code ?? null, headers: {}, internal: false }
   }
   return { status: 500, type: 'api_error', message: 'Internal server error.', code: null, headers: {}, internal: true }
@@ -219,7 +217,7 @@ interface Log { warn: (obj: object, msg: string) => void, error: (obj: object, m
 export function logOutcome (log: Log, e: ErrorOutcome, error: unknown): void {
   if (e.internal) log.error({ err: error }, 'unhandled error')
   else if (e.store === true) {
-    const { message, code } = error as { message?: string, code?: string }
+    const { message, code } = errorFields(error)
     log.warn({ err: { message, code } }, 'database unavailable: answered 503')
   } else if (e.stripe !== undefined) {
     log.warn({ status: e.status, stripe: e.stripe }, e.stripeAnswered === true ? 'Stripe call failed' : 'Stripe unreachable')

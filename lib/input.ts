@@ -17,8 +17,8 @@ const invalid = fail.invalid
 export function checkInput (value: unknown, limits: InputLimits): void {
   let keys = 0
   const stack: Array<[unknown, string, number]> = [[value, '', 0]]
-  while (stack.length > 0) {
-    const [v, name, depth] = stack.pop()!
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [v, name, depth] = next
     if (typeof v === 'string') {
       if (!v.isWellFormed()) throw invalid(`Invalid parameter '${name}': not valid text (a lone UTF-16 surrogate).`, 'parameter_invalid')
       // the same answer on both engines: Postgres refuses a NUL in text where SQLite stores it

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
 
 /** What a refused request may still send after its answer, and for how long, before its socket is closed anyway. */
 export const LINGER_BYTES = 4 * 1024 * 1024
@@ -12,15 +13,18 @@ export const LINGER_MS = 5_000
  * still writing its body never reads the answer (a till shows "network error", not the text).
  * Node calls `destroySoon` on the socket of a `Connection: close` answer once it is written.
  */
+/** sockets already closing their own way: lingering, or closed at once */
+const closing = new WeakSet<Socket>()
+
 /** The exception: this request's socket closes at once, unread (the webhooks' flood defence). */
 export function closeAtOnce (request: IncomingMessage): void {
-  ;(request.socket as { lingering?: boolean }).lingering = true
+  closing.add(request.socket)
 }
 
 export function lingerOnClose (request: IncomingMessage): void {
   const socket = request.socket
-  if ((socket as { lingering?: boolean }).lingering === true) return
-  ;(socket as { lingering?: boolean }).lingering = true
+  if (closing.has(socket)) return
+  closing.add(socket)
   socket.destroySoon = function lingeringClose () {
     // the answer is out: say we are done writing, keep reading what is still on its way
     socket.end()

@@ -65,7 +65,7 @@ export class AccessLog extends LogController {
       method: request.method,
       route: request.routeOptions.url,
       // masked before it is cut: a secret cut in two would no longer be recognised
-      path: request.server.maskSecrets(redactSecrets(request.url.split('?', 1)[0]!)).slice(0, 200),
+      path: request.server.maskSecrets(redactSecrets((request.url.split('?', 1)[0] ?? ''))).slice(0, 200),
       status: reply.statusCode,
       ms: Math.round(reply.elapsedTime * 100) / 100,
       ...(request.apiKeyId == null ? {} : { key: request.apiKeyId }),

@@ -1,5 +1,6 @@
 import type Stripe from 'stripe'
 import type { MerchantKey } from './merchant-keys.js'
+import { idOf } from './values.js'
 
 /**
  * Which objects on the platform account are a destination-charge merchant's. A direct-charge key
@@ -27,12 +28,6 @@ export type Kind = keyof typeof KINDS
 /** The text Stripe answers for an unknown id; a foreign object gets the same, so its existence is not told. */
 export const noSuch = (kind: Kind, id: string): string => `No such ${KINDS[kind]}: '${id}'`
 
-const idOf = (v: unknown): string | null => {
-  if (typeof v === 'string') return v
-  const id = (v as { id?: unknown } | null | undefined)?.id
-  return typeof id === 'string' ? id : null
-}
-
 /** What the rules read, structurally: Stripe's objects, their deleted forms and expanded fields alike. */
 interface Stamped { metadata?: Stripe.Metadata | null, deleted?: unknown }
 interface ForAccount { transfer_data?: { destination?: unknown } | null, on_behalf_of?: unknown }
@@ -46,7 +41,7 @@ export function ownsPaymentIntent (key: MerchantKey, pi: ForAccount): boolean {
 /** A charge through its PaymentIntent (expanded), else by its own destination and on_behalf_of. */
 export function ownsCharge (key: MerchantKey, charge: ForAccount & { payment_intent?: unknown }): boolean {
   const pi = charge.payment_intent
-  if (pi !== null && typeof pi === 'object') return ownsPaymentIntent(key, pi as ForAccount)
+  if (pi !== null && typeof pi === 'object') return ownsPaymentIntent(key, pi)
   return ownsPaymentIntent(key, charge)
 }
 
@@ -74,7 +69,7 @@ export function ownsCustomer (key: MerchantKey, customer: Stamped): boolean {
 export function ownsPaymentMethod (key: MerchantKey, pm: { customer?: unknown }): boolean {
   const customer = pm.customer
   if (customer === null || customer === undefined) return true
-  return typeof customer === 'object' && ownsCustomer(key, customer as Stamped)
+  return typeof customer === 'object' && ownsCustomer(key, customer)
 }
 
 /** The parameters that stamp a new object for a destination key's merchant (nothing for other callers). */

@@ -20,6 +20,7 @@ const MAX_DEPTH = 32
 // Objects without Object.prototype in their chain, so `__proto__` or `constructor` are plain keys.
 // `new Params()` rather than Object.create(null): V8 keeps these in fast mode, several times
 // quicker to fill (bench/README.md).
+// cast: a constructor function, typed as what `new` makes of it (a prototype-free object)
 const Params = function () {} as unknown as new () => RackParams
 Params.prototype = Object.create(null)
 const make = (): RackParams => new Params()
@@ -55,15 +56,17 @@ function normalize (params: RackParams, name: string, v: string | null, depth: n
   } else {
     const child = /^\[\]\[([^[\]]+)\]$/.exec(after) ?? /^\[\](.+)$/.exec(after)
     if (child !== null) {
-      const childKey = child[1]!
+      const childKey = child[1] ?? ''
       const arr = params[k] ??= []
       if (!Array.isArray(arr)) throw new RackParseError(`expected Array (got ${typeName(arr)}) for param '${k}'`)
       const last = arr[arr.length - 1]
       if (isParams(last) && !(childKey in last)) normalize(last, childKey, v, depth - 1)
+      // cast: normalize returns what it was given, and make() gives RackParams
       else arr.push(normalize(make(), childKey, v, depth - 1) as RackValue)
     } else {
       const hash = params[k] ??= make()
       if (!isParams(hash)) throw new RackParseError(`expected Hash (got ${typeName(hash)}) for param '${k}'`)
+      // cast: normalize returns what it was given, here `hash` (checked isParams above)
       params[k] = normalize(hash, after, v, depth - 1) as RackParams
     }
   }

@@ -1,4 +1,5 @@
 import Stripe from 'stripe'
+import { errorFields } from './values.js'
 
 /** Stripe's tolerance for a signature's timestamp, for webhooks and Apps requests alike. */
 export const TOLERANCE_SECONDS = 300
@@ -28,9 +29,10 @@ export function signatureProblem (payload: string | Buffer, header: string, secr
   let reason = 'no secret matched'
   for (const secret of secrets) {
     try {
+      // non-null: stripe-node always defines webhooks.signature; its types mark it optional
       if (Stripe.webhooks.signature!.verifyHeader(payload, header, secret, TOLERANCE_SECONDS)) return undefined
     } catch (err) {
-      reason = (err as Error).message.split('\n')[0]!
+      reason = errorFields(err).message.split('\n', 1)[0] ?? ''
     }
   }
   return reason

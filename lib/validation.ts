@@ -4,8 +4,8 @@ import type { FastifySchemaValidationError } from 'fastify'
 function paramName (instancePath: string, child?: string): string {
   const parts = instancePath.split('/').filter(Boolean)
   if (child !== undefined) parts.push(child)
-  if (parts.length === 0) return 'body'
-  return parts[0]! + parts.slice(1).map(p => `[${p}]`).join('')
+  const [head, ...rest] = parts
+  return head === undefined ? 'body' : head + rest.map(p => `[${p}]`).join('')
 }
 
 /**
@@ -16,7 +16,7 @@ function paramName (instancePath: string, child?: string): string {
 export function validationMessage (errors: FastifySchemaValidationError[], context?: string): string {
   const first = errors[0]
   if (first === undefined) return 'Invalid parameters.'
-  const params = first.params as Record<string, unknown>
+  const params = first.params
   if (first.keyword === 'required') return `'${paramName(first.instancePath, String(params.missingProperty))}' is a required parameter`
   const name = paramName(first.instancePath)
   if (first.keyword === 'minLength' && params.limit === 1) return `'${name}' is a required parameter`

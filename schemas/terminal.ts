@@ -16,6 +16,8 @@ type Optional<T extends TProperties> = { [K in keyof T]: TOptional<T[K]> }
 /** An object of `required` and `optional` fields that also lets unknown parameters through (never forwarded). */
 const Obj = <R extends TProperties, O extends TProperties>(required: R, optional: O, description?: string) => {
   const props: TProperties = { ...required }
+  // casts: Object.entries loses the value type (every value of `optional` is a TSchema), and the
+  // object built from both halves is R's fields plus O's made optional
   for (const [k, v] of Object.entries(optional)) props[k] = Type.Optional(v as TSchema)
   return Type.Object(props as R & Optional<O>, { additionalProperties: true, ...(description === undefined ? {} : { description }) })
 }

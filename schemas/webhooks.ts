@@ -1,4 +1,5 @@
-import { Type, type TSchema } from '@sinclair/typebox'
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { field } from '../lib/values.js'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 
 /**
@@ -66,6 +67,9 @@ export const ThinEvent = Obj({
 
 const base = TypeCompiler.Compile(StripeEvent)
 const thin = TypeCompiler.Compile(ThinEvent)
+/** A thin event (`v2.core.event`) of the shape the service reads */
+export type Thin = Static<typeof ThinEvent>
+export const isThin = (event: unknown): event is Thin => thin.Check(event)
 const reader = TypeCompiler.Compile(ReaderEvent)
 const application = TypeCompiler.Compile(ApplicationEvent)
 const install = TypeCompiler.Compile(InstallEvent)
@@ -93,8 +97,7 @@ const first = (check: ReturnType<typeof TypeCompiler.Compile>, value: unknown): 
 export function eventProblem (event: unknown): string | undefined {
   const problem = first(base, event)
   if (problem !== undefined) return problem
-  const e = event as { object?: unknown, type: string }
-  if (e.object === 'v2.core.event') return first(thin, event)
-  const check = byType.get(e.type)
+  if (field(event, 'object') === 'v2.core.event') return first(thin, event)
+  const check = byType.get(String(field(event, 'type')))
   return check === undefined ? undefined : first(check, event)
 }

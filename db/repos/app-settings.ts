@@ -1,10 +1,12 @@
 import type { Db } from '../index.js'
+import { isRecord } from '../../lib/values.js'
 
 /** A Stripe App's settings per account (JSON, size-checked by the route). */
 export const appSettings = (db: Db) => ({
   async get (account: string): Promise<Record<string, unknown> | null> {
     const row = await db.selectFrom('app_settings').select('settings').where('account', '=', account).executeTakeFirst()
-    return row === undefined ? null : JSON.parse(row.settings) as Record<string, unknown>
+    const settings: unknown = row === undefined ? null : JSON.parse(row.settings)
+    return isRecord(settings) ? settings : null
   },
 
   async put (account: string, settings: Record<string, unknown>): Promise<void> {

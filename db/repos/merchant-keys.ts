@@ -5,6 +5,7 @@ import { KEY_PREFIX, hashKey, type Charge, type MerchantKey } from '../../lib/me
 
 const toKey = (row: Database['merchant_keys']): MerchantKey => {
   const { key_hash: _hash, charge, ...rest } = row
+  // cast: the column holds only what create() serialized from a validated Charge
   return { ...rest, charge: JSON.parse(charge) as Charge }
 }
 

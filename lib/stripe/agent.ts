@@ -25,6 +25,7 @@ type AddRequest = (req: http.ClientRequest, options: unknown) => void
  */
 export function stripeAgent (protocol: 'http' | 'https', deadlineMs = 30_000): StripeAgent {
   const options = { keepAlive: true, maxSockets: POOL_CONNECTIONS }
+  // cast: the same agent, with the cutOff method added below
   const agent = (protocol === 'http' ? new http.Agent(options) : new https.Agent(options)) as StripeAgent
   /** each attempt in flight, with its timer and when it must have ended (performance.now()) */
   const live = new Map<http.ClientRequest, { timer: NodeJS.Timeout, endsAt: number }>()
@@ -37,6 +38,7 @@ export function stripeAgent (protocol: 'http' | 'https', deadlineMs = 30_000): S
       Math.max(0, endsAt - performance.now()))
     live.set(req, { timer, endsAt })
   }
+  // cast: addRequest is Node's documented Agent hook, missing from @types/node
   const addRequest = (agent as unknown as { addRequest: AddRequest }).addRequest.bind(agent)
   Object.assign(agent, {
     addRequest (req: http.ClientRequest, opts: unknown) {

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks'
 import { SpanKind, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api'
 import Stripe from 'stripe'
 import { stripeOperation } from './operation.js'
+import { errorFields, field, stringField } from '../values.js'
 
 /** One HTTP attempt stripe-node made (a retried call is several). */
 export interface StripeAttempt {
@@ -76,7 +77,7 @@ export class ObservedHttpClient extends Stripe.HttpClient {
       this.observe({ operation, seconds: (performance.now() - started) / 1000, retry, ...attempt })
     }
     const failure = (err: unknown): Outcome => {
-      const timedOut = (err as { code?: unknown })?.code === Stripe.HttpClient.TIMEOUT_ERROR_CODE
+      const timedOut = errorFields(err).code === Stripe.HttpClient.TIMEOUT_ERROR_CODE
       return { outcome: timedOut ? 'timeout' : 'connection_error', errorType: '' }
     }
 
@@ -86,8 +87,8 @@ export class ObservedHttpClient extends Stripe.HttpClient {
       const requestId = typeof rid === 'string' ? rid : undefined
       const answered = (json: unknown): Outcome => {
         if (status < 400) return { outcome: 'ok', errorType: '', status, ...(requestId === undefined ? {} : { requestId }) }
-        const type = (json as { error?: { type?: unknown } } | null)?.error?.type
-        const errorType = typeof type === 'string' && ERROR_TYPE.test(type) ? type : 'api_error'
+        const type = stringField(field(json, 'error'), 'type')
+        const errorType = type !== undefined && ERROR_TYPE.test(type) ? type : 'api_error'
         return { outcome: 'stripe_error', errorType, status, ...(requestId === undefined ? {} : { requestId }) }
       }
       const wrapped: Response = {
@@ -110,7 +111,7 @@ export class ObservedHttpClient extends Stripe.HttpClient {
     }, (err: unknown) => {
       // stripe-node's rule for a failed connection: a closed one is retried once whatever the
       // setting, any other while retries remain
-      const code = (err as { code?: unknown })?.code
+      const code = errorFields(err).code
       const closed = typeof code === 'string' && Stripe.HttpClient.CONNECTION_CLOSED_ERROR_CODES.includes(code)
       finish(failure(err), (closed && number === 0) || number < this.maxRetries)
       throw err

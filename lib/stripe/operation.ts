@@ -22,7 +22,7 @@ export function stripeOperation (method: string, path: string): string {
   if (segments[0] === 'v1' || segments[0] === 'v2') segments.shift()
   const names: string[] = []
   let i = 0
-  while (i < segments.length && NAMESPACES.has(segments[i]!)) names.push(segments[i++]!)
+  for (let s = segments[i]; s !== undefined && NAMESPACES.has(s); s = segments[++i]) names.push(s)
   const resource = segments[i]
   if (resource === undefined || !WORD.test(resource)) return names.length > 0 ? `${names.join('.')}.other` : 'other'
   names.push(resource)

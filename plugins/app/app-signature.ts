@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import { HttpError, fail } from '../../lib/errors.js'
 import { checkInput } from '../../lib/input.js'
 import { signatureHeader, signatureProblem, signatureTimestamp, TOLERANCE_SECONDS } from '../../lib/signature.js'
+import { isRecord, stringField } from '../../lib/values.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -84,17 +85,18 @@ export default fp(async function appSignature (fastify) {
       parsed = undefined
     }
     // anything but a JSON object (`x`, `null`, an empty body) is an empty object here: it identifies nobody
-    const payload = (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? parsed : {}) as Record<string, unknown>
+    const payload = isRecord(parsed) ? parsed : {}
     // Stripe's id shapes: these go into a header (Stripe-Account) and the database, so nothing else gets that far
-    const identified = typeof payload.user_id === 'string' && USER.test(payload.user_id) &&
-      typeof payload.account_id === 'string' && ACCOUNT.test(payload.account_id)
+    const userId = stringField(payload, 'user_id') ?? ''
+    const accountId = stringField(payload, 'account_id') ?? ''
+    const identified = USER.test(userId) && ACCOUNT.test(accountId)
 
     // (a) additional payload: the signature covers the exact raw body, so every field is signed.
     // (b) Stripe's default payload: it covers `{"user_id","account_id"}` rebuilt from the body.
     const bodyProblem = verifies(raw)
     let signed: AppUser['signed'] = 'body'
     if (bodyProblem !== undefined) {
-      const identity = identified ? JSON.stringify({ user_id: payload.user_id, account_id: payload.account_id }) : undefined
+      const identity = identified ? JSON.stringify({ user_id: userId, account_id: accountId }) : undefined
       const identityProblem = identity === undefined ? bodyProblem : verifies(identity)
       if (identityProblem !== undefined) {
         throw fail.unauthenticated(`Signature verification failed: ${bodyProblem} Sign the exact body you send ` +
@@ -115,18 +117,13 @@ export default fp(async function appSignature (fastify) {
     }
     // Roles and the nonce count only when signed: under the default payload they are not.
     const roles = signed === 'body' && Array.isArray(payload.stripe_roles)
-      ? payload.stripe_roles.flatMap(r => {
-        const id = (r as { id?: unknown } | null)?.id
-        return typeof id === 'string' ? [id] : []
-      })
+      ? payload.stripe_roles.flatMap(r => stringField(r, 'id') ?? [])
       : []
     const nonce = signed === 'body' ? payload.nonce : undefined
     if (nonce !== undefined && (typeof nonce !== 'string' || !NONCE.test(nonce))) {
       throw fail.unauthenticated('nonce must be a string of 1 to 200 printable characters.', 'payload_invalid')
     }
 
-    const userId = payload.user_id as string
-    const accountId = payload.account_id as string
     // An account whose installation records are all uninstalled is refused.
     const installs = await fastify.repos.installations.forAccount(accountId)
     if (installs.length > 0 && !installs.some(i => i.status === 'installed')) {

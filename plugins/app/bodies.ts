@@ -17,7 +17,7 @@ export const rawBody = fp<{ bodyLimit?: number }>(async function rawBody (scope,
 /** Parses a form or JSON body the way Sinatra's `params` saw it; anything else is no parameters. */
 function parseParams (contentType: string, text: string): RackParams {
   if (text.trim() === '') return {}
-  const type = contentType.split(';')[0]!.trim().toLowerCase()
+  const type = (contentType.split(';', 1)[0] ?? '').trim().toLowerCase()
   if (type === 'application/x-www-form-urlencoded') return parseNestedQuery(text)
   if (type === 'application/json' || type.endsWith('+json')) {
     let parsed: unknown
@@ -29,6 +29,7 @@ function parseParams (contentType: string, text: string): RackParams {
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       throw fail.invalid('A JSON body must be an object of parameters.')
     }
+    // cast: a JSON object's values are strings, numbers, booleans, nulls, lists and objects: RackValues
     return parsed as RackParams
   }
   // text/plain, multipart and anything else: ignored, as the original did
@@ -48,9 +49,9 @@ export const rackParams = fp<{ bodyLimit: number, limits: InputLimits }>(async f
   const types = ['application/x-www-form-urlencoded', 'application/json', '*']
   scope.addContentTypeParser(types, { parseAs: 'string', bodyLimit }, (request, body, done) => {
     try {
-      done(null, parseParams(request.headers['content-type'] ?? '', body as string))
+      done(null, parseParams(request.headers['content-type'] ?? '', body.toString()))
     } catch (err) {
-      done(err as Error, undefined)
+      done(err instanceof Error ? err : new Error(String(err)), undefined)
     }
   })
   // callback-style: no promise per request on the hot path
@@ -58,6 +59,7 @@ export const rackParams = fp<{ bodyLimit: number, limits: InputLimits }>(async f
     const q = request.url.indexOf('?')
     const query = q === -1 ? {} : parseNestedQuery(request.url.slice(q + 1))
     if (request.method === 'POST') {
+      // cast: this scope's parser made the body (parseParams above)
       const body = (request.body ?? {}) as RackParams
       const params = q === -1 ? body : { ...query, ...body }
       checkInput(params, limits)

@@ -4,6 +4,7 @@ import { KeySet, bearerToken, presentedKey } from '../../lib/api-key.js'
 import { commaList } from '../../lib/config.js'
 import { fail } from '../../lib/errors.js'
 import { KEY_PREFIX, type MerchantKey } from '../../lib/merchant-keys.js'
+import { errorFields } from '../../lib/values.js'
 
 /**
  * The credentials a route area can accept. `platform`: a key of API_KEY (acts on the platform);
@@ -84,7 +85,7 @@ export default fp(async function credentials (fastify) {
       return merchant === undefined ? null : `merchant:${merchant.id}`
     }
     const index = key === undefined ? -1 : platform.match(key)
-    request.apiKeyId = index === -1 ? null : platform.ids[index]!
+    request.apiKeyId = platform.ids[index] ?? null
     return request.apiKeyId
   }
 
@@ -96,7 +97,7 @@ export default fp(async function credentials (fastify) {
       done()
     }, err => {
       // the store cannot answer (a database outage): the till should retry, not see a 500
-      request.log.warn({ err: { message: (err as Error).message } }, 'merchant key lookup failed')
+      request.log.warn({ err: { message: errorFields(err).message } }, 'merchant key lookup failed')
       done(fail.unavailable('Merchant keys cannot be checked right now; retry shortly.', 'merchant_keys_unavailable'))
     })
   }
@@ -155,7 +156,7 @@ export default fp(async function credentials (fastify) {
       const gate = gateOf(accepts, unconfigured)
       if (accepts.includes('merchant')) return gate
       // A merchant key is a till's: refused here whatever any cache holds, naming what this area needs.
-      const message = `This area needs ${NEEDS[accepts[0]!]}: a merchant key works on the Terminal API only.`
+      const message = `This area needs ${NEEDS[accepts[0] ?? 'platform']}: a merchant key works on the Terminal API only.`
       return function noMerchantKeys (request, reply, done) {
         if (presentedKey(request.headers)?.startsWith(KEY_PREFIX) === true) {
           return done(fail.unauthenticated(message, 'merchant_key_not_allowed'))

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import { hashKey, type MerchantKey } from '../../lib/merchant-keys.js'
 import type { MerchantKeyStore } from '../../db/repos/merchant-keys.js'
+import { errorFields } from '../../lib/values.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -39,7 +40,9 @@ export default fp(async function merchantKeys (fastify) {
     }
     if (key !== undefined && now - (touched.get(key.id) ?? 0) > TOUCH_MS) {
       touched.set(key.id, now)
-      store.touch(key.id).catch(err => { fastify.log.warn({ err: { message: (err as Error).message } }, 'could not record last_used_at') })
+      store.touch(key.id).catch((err: unknown) => {
+        fastify.log.warn({ err: { message: errorFields(err).message } }, 'could not record last_used_at')
+      })
     }
     return key
   }

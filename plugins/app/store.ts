@@ -4,6 +4,7 @@ import { openDatabase, type Engine } from '../../db/connect.js'
 import { migrate } from '../../db/migrations.js'
 import type { Database } from '../../db/schema.js'
 import { exclusively, ping, repositories, transaction, type Repos } from '../../db/index.js'
+import { errorFields } from '../../lib/values.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -49,8 +50,8 @@ export default fp(async function store (fastify) {
     } catch (err) {
       if (engine === 'sqlite' || closed) throw err
       const wait = Math.min(RETRY_MAX_MS, 500 * 2 ** (n - 1))
-      const cause = err as { message?: string, code?: string }
-      log.warn({ attempt: n, retry_in_ms: wait, err: { message: cause.message, code: cause.code } },
+      const { message, code } = errorFields(err)
+      log.warn({ attempt: n, retry_in_ms: wait, err: { message, code } },
         'database unreachable: serving what needs no database; retrying the migrations')
       timer = setTimeout(() => { attempt(n + 1).catch(() => {}) }, wait)
       timer.unref()

@@ -67,6 +67,7 @@ export default fp(async function stripePlugin (fastify) {
     client () {
       if (config.stripeKey === '') throw new NoStripeKeyError(config.stripeKeyVariable)
       client ??= new Stripe(config.stripeKey, {
+        // cast: stripe-node types apiVersion as its own default only; any pinned version is valid on the wire
         apiVersion: config.apiVersion as Stripe.LatestApiVersion,
         ...base,
         timeout: config.STRIPE_TIMEOUT_MS,

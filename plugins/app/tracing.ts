@@ -44,7 +44,7 @@ export default fp(async function tracing (fastify) {
     instrumentHooks: false,
     // url.path is the path only (the query may hold a key), with any key in it masked
     requestHook: (span, request) => {
-      span.setAttribute('url.path', fastify.maskSecrets(redactSecrets(request.url.split('?', 1)[0]!)).slice(0, 200))
+      span.setAttribute('url.path', fastify.maskSecrets(redactSecrets((request.url.split('?', 1)[0] ?? ''))).slice(0, 200))
     }
   })
   instrumentation.setTracerProvider(provider)

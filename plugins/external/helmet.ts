@@ -14,6 +14,7 @@ export function helmetHeaders (options: HelmetOptions): Record<string, string> {
     setHeader (name: string, value: string | number) { headers[name.toLowerCase()] = String(value) },
     removeHeader () {}
   }
+  // casts: helmet only calls setHeader on the response; `res` records what it sets
   helmet(options)({} as IncomingMessage, res as unknown as ServerResponse, () => {})
   return headers
 }

@@ -29,10 +29,15 @@ const apps: FastifyPluginAsyncTypebox = async (fastify) => {
   const tags = ['apps']
   const security = [{ stripeSignature: [] }]
   const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody }
-  const user = (request: { appUser: AppUser | undefined }): AppUser => request.appUser!
+  const user = (request: { appUser: AppUser | undefined }): AppUser => {
+    // set by the signature check every route of this area runs first
+    if (request.appUser === undefined) throw fail.unauthenticated('No verified Stripe signature.', 'signature_missing')
+    return request.appUser
+  }
   const stripe = () => fastify.stripe.client()
   /** only the fields that were sent */
   const defined = <T extends object>(fields: T): Partial<T> =>
+    // cast: Object.fromEntries loses the key types; the entries are T's own
     Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Partial<T>
 
   fastify.post('/session', {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import fp from 'fastify-plugin'
 import { parseProxyYaml, ProxyConfigError, stripeKeyAdapter, type Adapter } from './config.js'
+import { errorFields } from '../../lib/values.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -25,7 +26,7 @@ export default fp<ProxyAdaptersOptions>(async function proxyAdapters (fastify, o
     try {
       text = readFileSync(config.PROXY_CONFIG, 'utf8')
     } catch (err) {
-      throw new ProxyConfigError(`cannot read PROXY_CONFIG (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+      throw new ProxyConfigError(`cannot read PROXY_CONFIG (${errorFields(err).code ?? 'error'})`)
     }
     // a YAML adapter named `stripe` wins over STRIPE_PROXY_KEY
     for (const a of parseProxyYaml(text, opts.env ?? process.env, config.STRIPE_TIMEOUT_MS)) adapters.set(a.name, a)

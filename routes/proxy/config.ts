@@ -1,4 +1,5 @@
 import { parseAllDocuments } from 'yaml'
+import { field, stringField } from '../../lib/values.js'
 
 /** One upstream API the proxy may call, as an Atlas `kind: HTTP` document plus our safety fields. */
 export interface Adapter {
@@ -30,9 +31,8 @@ export const STRIPE_READ_ONLY = [
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/i
 
 export function compileRule (rule: string, where: string): AllowRule {
-  const m = /^(GET|POST|PUT|PATCH|DELETE|HEAD)\s+(\/\S*)$/.exec(rule.trim())
-  if (m === null) throw new ProxyConfigError(`${where}: "${rule}" is not "METHOD /path/{param}"`)
-  const template = m[2]!
+  const [, method, template] = /^(GET|POST|PUT|PATCH|DELETE|HEAD)\s+(\/\S*)$/.exec(rule.trim()) ?? []
+  if (method === undefined || template === undefined) throw new ProxyConfigError(`${where}: "${rule}" is not "METHOD /path/{param}"`)
   const segments = template.split('/').slice(1).map(s => {
     if (/^\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(s)) return '[^/]+'
     if (!/^[A-Za-z0-9_.~-]+$/.test(s) || s === '.' || s === '..') {
@@ -40,7 +40,7 @@ export function compileRule (rule: string, where: string): AllowRule {
     }
     return s.replace(/\./g, '\\.')
   })
-  return { method: m[1]!, template, re: new RegExp(`^/${segments.join('/')}$`) }
+  return { method, template, re: new RegExp(`^/${segments.join('/')}$`) }
 }
 
 /** Replaces `${{ VAR }}` with the variable's value; an unknown variable is a configuration error. */
@@ -63,45 +63,49 @@ export function parseProxyYaml (text: string, env: Record<string, string | undef
   const docs = parseAllDocuments(text)
   const adapters: Adapter[] = []
   for (const [i, doc] of (Array.isArray(docs) ? docs : [docs]).entries()) {
-    if (doc.errors.length > 0) throw new ProxyConfigError(`document ${i + 1}: invalid YAML: ${doc.errors[0]!.message.split('\n')[0]!}`)
-    const d = doc.toJS() as Record<string, any> | null
-    if (d === null || d.kind !== 'HTTP') continue // the `kind: Atlas` document and others are Atlas's own
-    const name = d.metadata?.name
+    const [error] = doc.errors
+    if (error !== undefined) throw new ProxyConfigError(`document ${i + 1}: invalid YAML: ${error.message.split('\n', 1)[0] ?? ''}`)
+    const d: unknown = doc.toJS()
+    if (field(d, 'kind') !== 'HTTP') continue // the `kind: Atlas` document and others are Atlas's own
+    const name = field(field(d, 'metadata'), 'name')
     const where = `adapter "${String(name)}"`
     if (typeof name !== 'string' || !NAME.test(name)) {
       throw new ProxyConfigError(`document ${i + 1}: metadata.name must be a name of letters, digits, - and _`)
     }
     if (adapters.some(a => a.name === name)) throw new ProxyConfigError(`${where} is defined twice`)
-    const spec = d.spec ?? {}
+    const spec = field(d, 'spec')
     let baseUrl: URL
     try {
-      baseUrl = new URL(substitute(String(spec.baseUrl ?? ''), env, where))
+      baseUrl = new URL(substitute(String(field(spec, 'baseUrl') ?? ''), env, where))
       if (baseUrl.protocol !== 'https:' && baseUrl.protocol !== 'http:') throw new Error('scheme')
     } catch (err) {
       if (err instanceof ProxyConfigError) throw err
       throw new ProxyConfigError(`${where}: spec.baseUrl must be an http(s) URL`)
     }
     const headers: Record<string, string> = {}
-    for (const h of (spec.headers ?? []) as Array<{ name?: unknown, value?: unknown }>) {
-      if (typeof h?.name !== 'string' || typeof h.value !== 'string') {
+    const listed = field(spec, 'headers') ?? []
+    for (const h of Array.isArray(listed) ? listed : [undefined]) {
+      const [header, value] = [stringField(h, 'name'), stringField(h, 'value')]
+      if (header === undefined || value === undefined) {
         throw new ProxyConfigError(`${where}: each of spec.headers needs a name and a value`)
       }
-      headers[h.name.toLowerCase()] = substitute(h.value, env, where)
+      headers[header.toLowerCase()] = substitute(value, env, where)
     }
-    if (!Array.isArray(spec.allow) || spec.allow.length === 0) {
+    const allow = field(spec, 'allow')
+    if (!Array.isArray(allow) || allow.length === 0) {
       throw new ProxyConfigError(`${where}: spec.allow must list the "METHOD /path/{param}" templates it may call`)
     }
-    const timeoutMs = spec.timeoutMs ?? defaultTimeoutMs
-    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
+    const timeoutMs = field(spec, 'timeoutMs') ?? defaultTimeoutMs
+    if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs <= 0) {
       throw new ProxyConfigError(`${where}: spec.timeoutMs must be a positive whole number`)
     }
-    checkCredentials(name, headers, spec.allowSecretKey === true)
+    checkCredentials(name, headers, field(spec, 'allowSecretKey') === true)
     adapters.push({
       name,
       baseUrl,
       headers,
-      allow: (spec.allow as unknown[]).map(r => compileRule(String(r), where)),
-      allowStripeAccount: spec.allowStripeAccount === true,
+      allow: allow.map(r => compileRule(String(r), where)),
+      allowStripeAccount: field(spec, 'allowStripeAccount') === true,
       timeoutMs
     })
   }

@@ -7,6 +7,7 @@ import { maskSecrets } from '../../lib/redact.js'
 import { rawBody } from '../../plugins/app/bodies.js'
 import { strictOrigins } from '../../plugins/app/cors.js'
 import { requireCredentials } from '../../plugins/app/credentials.js'
+import { errorFields, field, stringField } from '../../lib/values.js'
 
 /** Request headers a caller may send upstream; everything else (Authorization, Cookie, X-API-Key, Host, hop-by-hop) stays here. */
 const FORWARDED = ['idempotency-key', 'stripe-version', 'content-type', 'accept']
@@ -19,9 +20,12 @@ const DROPPED = new Set([
 /** type, code and message of a Stripe error envelope, masked (upstream texts may echo a key). */
 function stripeErrorFields (text: string): { type?: string, code?: string, message?: string } {
   try {
-    const { error } = JSON.parse(text) as { error?: { type?: unknown, code?: unknown, message?: unknown } }
-    const str = (v: unknown): string | undefined => typeof v === 'string' ? maskSecrets(v.slice(0, 500)) : undefined
-    return { type: str(error?.type), code: str(error?.code), message: str(error?.message) }
+    const error: unknown = field(JSON.parse(text), 'error')
+    const str = (key: string): string | undefined => {
+      const v = stringField(error, key)
+      return v === undefined ? undefined : maskSecrets(v.slice(0, 500))
+    }
+    return { type: str('type'), code: str('code'), message: str('message') }
   } catch {
     return {}
   }
@@ -104,7 +108,7 @@ const proxy: FastifyPluginAsync = async (fastify) => {
     const deadline = AbortSignal.any([AbortSignal.timeout(adapter.timeoutMs), draining.signal])
     try {
       const res = await upstream(url, {
-        method: request.method as 'GET',
+        method: request.method,
         headers,
         body,
         dispatcher: agent,
@@ -123,7 +127,7 @@ const proxy: FastifyPluginAsync = async (fastify) => {
       // an upstream 401 may echo the credential the adapter sent (stripe-mock's does, whole)
       return reply.code(res.statusCode).headers(out).send(mask(text))
     } catch (err) {
-      const code = (err as { code?: string }).code ?? ''
+      const code = errorFields(err).code ?? ''
       const timeout = deadline.aborted || TIMEOUT_CODES.has(code) || err instanceof errors.HeadersTimeoutError
       request.log.warn({ ...log, status: timeout ? 504 : 502, ms: Date.now() - started, code }, 'proxy upstream failed')
       const message = timeout

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { NoStripeKeyError, PrefixedError, describeError, errorBody, logOutcome, sendErrorBody } from '../../lib/errors.js'
 import { UnknownObjectError } from './ownership.js'
+import { isRecord } from '../../lib/values.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -40,7 +41,7 @@ export function terminalErrors (bodyLimit: number) {
       const configured = request.routeOptions.config.errorPrefix
       const prefix = error instanceof PrefixedError
         ? undefined
-        : typeof configured === 'function' ? configured((request.body ?? {}) as Record<string, unknown>) : configured
+        : typeof configured === 'function' ? configured(isRecord(request.body) ? request.body : {}) : configured
       return prefix === undefined ? message : `${prefix} ${message}`
     }
     const outcome = describeError(error, { bodyLimit })
@@ -57,7 +58,10 @@ export function terminalErrors (bodyLimit: number) {
       return sendError(request, reply, status, withPrefix(outcome.message), outcome.type, outcome.code)
     }
     // a credential refusal reads the same in every area: the JSON envelope, with WWW-Authenticate
-    if (outcome.status === 401) return sendErrorBody(reply, outcome) as FastifyReply
+    if (outcome.status === 401) {
+      sendErrorBody(reply, outcome)
+      return reply
+    }
     reply.headers(outcome.headers)
     return sendError(request, reply, outcome.status, outcome.message, outcome.type, outcome.code)
   }

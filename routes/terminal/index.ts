@@ -13,6 +13,7 @@ import { callOptions, chargeParams, readOptions } from './calls.js'
 import { assertOwned, listOwned } from './ownership.js'
 import { terminalErrors } from './errors.js'
 import readerRoutes from './readers.js'
+import { isRecord } from '../../lib/values.js'
 
 /**
  * What a till ever sends is a few hundred bytes of a dozen parameters at most three levels deep;
@@ -74,7 +75,8 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.addHook('preHandler', (request, _reply, done) => {
     const merchant = request.merchant
     if (merchant === undefined) return done()
-    const params = (request.method === 'POST' ? request.body : request.query) as Record<string, unknown>
+    const sent = request.method === 'POST' ? request.body : request.query
+    const params = isRecord(sent) ? sent : {}
     if (merchant.location !== null && params.location !== undefined && params.location !== merchant.location) {
       return done(fail.forbidden('This key is for another location.', 'location_not_allowed'))
     }
@@ -223,10 +225,8 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
       // a destination merchant has its own example customer on the platform, stamped as its own
       const mark = stamp(request.merchant)
       const list = client.customers.list({ email: 'example@test.com', limit: mark.metadata === undefined ? 1 : 100 }, readOptions(request))
-      const found = await listOwned(request, 'customer', list, 1)
-      customer = found.length === 1
-        ? found[0]!
-        : await client.customers.create({ email: 'example@test.com', ...mark }, callOptions(request, 'customer'))
+      const [found] = await listOwned(request, 'customer', list, 1)
+      customer = found ?? await client.customers.create({ email: 'example@test.com', ...mark }, callOptions(request, 'customer'))
     } catch (err) {
       // The original meant this text (its own bug turned it into a 500).
       throw new PrefixedError('Error creating or retrieving customer!', err)

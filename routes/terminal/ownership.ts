@@ -38,8 +38,9 @@ export async function assertOwned (request: FastifyRequest, refs: Partial<Record
   const named = Object.entries(refs).filter((r): r is [own.Kind, string] => r[1] !== undefined)
   // read at once, judged in the order named: the same request always fails on the same id
   const results = await Promise.allSettled(named.map(async ([kind, id]) => await CHECKS[kind](stripe, id, key)))
-  results.forEach((result, i) => {
-    const [kind, id] = named[i]!
+  named.forEach(([kind, id], i) => {
+    const result = results[i]
+    if (result === undefined) return
     if (result.status === 'rejected' && !missing(result.reason)) throw result.reason
     if (result.status === 'rejected' || !result.value) throw new UnknownObjectError(kind, id)
   })
@@ -65,6 +66,7 @@ export async function listOwned<T extends { id: string, metadata?: Stripe.Metada
 ): Promise<T[]> {
   const key = request.merchant
   if (key?.charge.type !== 'destination') return (await list).data
+  // cast: LISTED is indexed by kind, and T is that kind's object type
   const rule = LISTED[kind] as (key: NonNullable<FastifyRequest['merchant']>, o: T) => boolean
   const found: T[] = []
   let read = 0

@@ -117,7 +117,8 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       return await reply.code(404).send(errorBody({ type: 'invalid_request_error', message, code: 'resource_missing' }))
     }
     const { reader_id: _reader, livemode: _livemode, account: _account, inputs, ...action } = row
-    return { reader_id: readerId, action: { ...action, inputs: inputs === null ? null : JSON.parse(inputs) as unknown[] } }
+    const collected: unknown = inputs === null ? null : JSON.parse(inputs)
+    return { reader_id: readerId, action: { ...action, inputs: Array.isArray(collected) ? collected : null } }
   })
 
   fastify.post('/refund_payment', {

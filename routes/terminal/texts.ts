@@ -31,4 +31,5 @@ export function pick<T extends object, K extends keyof T> (params: T, names: rea
  * till) while stripe-node's types require what Stripe requires; and Rack's list forms
  * (`payment_method_types[0]=…`, an object here) are valid on the wire but not in the types.
  */
+// cast: deliberate, see above: the original forwarded what it got and let Stripe judge
 export const stripeParams = <T>(params: object): T => params as T

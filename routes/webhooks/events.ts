@@ -15,7 +15,7 @@ export function deliveryOf (event: Record<string, unknown>): Delivery {
     type: String(event.type),
     account: typeof account === 'string' && STORED.test(account) ? account : null,
     livemode: event.livemode === true,
-    created: Number.isSafeInteger(created) && (created as number) > 0 ? created as number : Math.floor(Date.now() / 1000)
+    created: typeof created === 'number' && Number.isSafeInteger(created) && created > 0 ? created : Math.floor(Date.now() / 1000)
   }
 }
 

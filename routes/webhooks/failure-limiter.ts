@@ -21,7 +21,10 @@ export class FailureLimiter {
       return
     }
     this.windows.delete(key)
-    if (this.windows.size >= this.maxKeys) this.windows.delete(this.windows.keys().next().value!)
+    if (this.windows.size >= this.maxKeys) {
+      const oldest = this.windows.keys().next()
+      if (oldest.done !== true) this.windows.delete(oldest.value)
+    }
     this.windows.set(key, { count: 1, resetAt: now + this.windowMs })
   }
 }

@@ -1,30 +1,26 @@
 import type Stripe from 'stripe'
 import type { Repos } from '../../db/index.js'
 import { OWNER_METADATA } from '../../lib/ownership.js'
+import { field, idOf, stringField } from '../../lib/values.js'
 
 /** What an event does to the service's data, through repositories bound to the event's transaction. */
 export type WebhookHandler = (repos: Repos, event: Stripe.Event) => Promise<void>
 
 const iso = (unixSeconds: number): string => new Date(unixSeconds * 1000).toISOString()
-/** An id, or an expanded object's id */
-function idOf (v: unknown): string | null {
-  if (typeof v === 'string') return v
-  const id = (v as { id?: unknown } | null)?.id
-  return typeof id === 'string' ? id : null
-}
 
 /** Applies an install or uninstall of `account` unless a newer event was applied (db/repos/installations.ts). */
 async function installation (
-  repos: Repos, event: Stripe.Event, status: 'installed' | 'uninstalled', account: unknown, appId: string | null
+  repos: Repos, event: Stripe.Event, status: 'installed' | 'uninstalled', account: string, appId: string | null
 ): Promise<boolean> {
-  if (typeof account !== 'string') return false
   return await repos.installations.apply({ account, livemode: event.livemode, status, appId, eventCreated: event.created })
 }
 
 /** `account.application.*`: the account is the event's (a Connect event), the object the application. */
 const application = (status: 'installed' | 'uninstalled'): WebhookHandler => async (repos, event) => {
-  const applied = await installation(repos, event, status, event.account, idOf((event.data.object as { id?: unknown }).id))
-  if (applied && status === 'uninstalled') await deleteAppData(repos, event.account!)
+  const account = event.account
+  if (account === undefined) return
+  const applied = await installation(repos, event, status, account, idOf(event.data.object))
+  if (applied && status === 'uninstalled') await deleteAppData(repos, account)
 }
 
 /**
@@ -32,12 +28,12 @@ const application = (status: 'installed' | 'uninstalled'): WebhookHandler => asy
  * installing account and the app. `updated` applies the install's status when it is a settled one.
  */
 const appsInstall = (status?: 'installed' | 'uninstalled'): WebhookHandler => async (repos, event) => {
-  const install = event.data.object as { account?: unknown, app?: unknown, status?: unknown }
-  const settled = status ?? (install.status === 'installed' ? 'installed' : undefined)
-  if (settled === undefined) return
-  const account = install.account
-  const applied = await installation(repos, event, settled, account, idOf(install.app))
-  if (applied && settled === 'uninstalled') await deleteAppData(repos, account as string)
+  const install = event.data.object
+  const settled = status ?? (field(install, 'status') === 'installed' ? 'installed' : undefined)
+  const account = stringField(install, 'account')
+  if (settled === undefined || account === undefined) return
+  const applied = await installation(repos, event, settled, account, idOf(field(install, 'app')))
+  if (applied && settled === 'uninstalled') await deleteAppData(repos, account)
 }
 
 /** Deletes an account's app data once none of its installations (test or live) is installed. */
@@ -55,30 +51,31 @@ async function deleteAppData (repos: Repos, account: string): Promise<void> {
  * (process_setup_intent) or the inputs' results (collect_inputs); set_reader_display has its type.
  */
 async function readerAction (repos: Repos, event: Stripe.Event): Promise<void> {
-  const reader = event.data.object as Partial<Stripe.Terminal.Reader>
-  if (typeof reader.id !== 'string') return
-  const action = (reader.action ?? null) as (Record<string, any> | null)
-  const type = typeof action?.type === 'string' ? action.type : null
-  const detail = (type === null ? null : action?.[type]) as Record<string, unknown> | null | undefined
+  const reader = event.data.object
+  const readerId = stringField(reader, 'id')
+  if (readerId === undefined) return
+  const action = field(reader, 'action')
+  const type = stringField(action, 'type') ?? null
+  const detail = type === null ? undefined : field(action, type)
   const livemode = event.livemode ? 1 : 0
   // the action's own status, else the event's word for it
   const byEvent = event.type.endsWith('_failed') ? 'failed' : event.type.endsWith('_updated') ? 'in_progress' : 'succeeded'
   const row = {
     type,
-    status: typeof action?.status === 'string' ? action.status : byEvent,
-    failure_code: typeof action?.failure_code === 'string' ? action.failure_code : null,
-    failure_message: typeof action?.failure_message === 'string' ? action.failure_message : null,
-    payment_intent: idOf(detail?.payment_intent),
-    charge: idOf(detail?.charge),
-    setup_intent: idOf(detail?.setup_intent),
-    inputs: type === 'collect_inputs' && Array.isArray(detail?.inputs) ? JSON.stringify(detail.inputs) : null,
+    status: stringField(action, 'status') ?? byEvent,
+    failure_code: stringField(action, 'failure_code') ?? null,
+    failure_message: stringField(action, 'failure_message') ?? null,
+    payment_intent: idOf(field(detail, 'payment_intent')),
+    charge: idOf(field(detail, 'charge')),
+    setup_intent: idOf(field(detail, 'setup_intent')),
+    inputs: type === 'collect_inputs' && Array.isArray(field(detail, 'inputs')) ? JSON.stringify(field(detail, 'inputs')) : null,
     updated_at: iso(event.created)
   }
   // a reader on the platform that a destination merchant's till registered is that merchant's
-  const stamp = reader.metadata?.[OWNER_METADATA]
-  const account = typeof event.account === 'string' ? event.account : typeof stamp === 'string' ? stamp : null
+  const stamp = stringField(field(reader, 'metadata'), OWNER_METADATA)
+  const account = typeof event.account === 'string' ? event.account : stamp ?? null
   // a newer outcome (by event time) is never overwritten by an older one (db/repos/reader-actions.ts)
-  await repos.readerActions.record({ reader_id: reader.id, livemode, account, ...row })
+  await repos.readerActions.record({ reader_id: readerId, livemode, account, ...row })
 }
 
 /** The handlers by event type; any other type is recorded and acknowledged. */

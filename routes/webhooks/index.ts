@@ -4,25 +4,16 @@ import { rawBody } from '../../plugins/app/bodies.js'
 import { signatureHeader, signatureProblem, signatureTimestamp, TOLERANCE_SECONDS } from '../../lib/signature.js'
 import { describeError, errorBody, fail, logOutcome, type HttpError } from '../../lib/errors.js'
 import { FailureLimiter } from './failure-limiter.js'
-import { eventProblem, handledType } from '../../schemas/webhooks.js'
+import { eventProblem, handledType, isThin, type Thin } from '../../schemas/webhooks.js'
 import { deliveryOf, snapshotType } from './events.js'
 import { closeAtOnce } from '../../lib/linger.js'
+import { errorFields, isRecord } from '../../lib/values.js'
 
 /**
  * Stripe's events are small — lists inside objects are truncated to 10 items and metadata is
  * capped (50 keys × 500 characters) — so real events are a few KB, rarely over 100 KB. 512 KiB
  * leaves room for the largest and bounds what an unauthenticated caller can make us read and hash.
  */
-/** The fields of a thin event (`object: "v2.core.event"`) that lead to its snapshot (schemas/webhooks.ts checks them). */
-interface Thin {
-  id: string
-  type: string
-  created: string
-  livemode?: boolean
-  context?: string | null
-  snapshot_event?: string | null
-  related_object?: { id: string } | null
-}
 
 export const WEBHOOK_BODY_LIMIT = 512 * 1024
 /** failed signatures per IP per minute before that IP is refused unread */
@@ -119,10 +110,11 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
           livemode: thin.livemode === true,
           ...(typeof thin.context === 'string' ? { account: thin.context } : {}),
           data: { object: reader }
+        // cast: a snapshot made here lacks what only Stripe's own events carry (api_version, request)
         } as unknown as Stripe.Event
       }
     } catch (err) {
-      const message = fastify.maskSecrets((err as Error).message)
+      const message = fastify.maskSecrets(errorFields(err).message)
       log.warn({ event: thin.id, type: thin.type, err: { message } }, 'thin event: fetch failed')
       throw fail.unavailable('The event could not be fetched from Stripe; Stripe will redeliver it.', 'event_fetch_failed')
     }
@@ -130,16 +122,17 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
   }
 
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    const header = signatureHeader(request.headers['stripe-signature'])!
+    // checked present by the onRequest hook above
+    const header = signatureHeader(request.headers['stripe-signature']) ?? ''
     const payload = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
     const reason = signatureProblem(payload, header, secrets)
     if (reason !== undefined) {
       request.log.warn({ reason }, 'webhook signature verification failed')
       throw fail.invalid(`Webhook signature verification failed: ${reason}`, BAD_SIGNATURE)
     }
-    let event: Record<string, unknown>
+    let event: unknown
     try {
-      event = JSON.parse(payload.toString('utf8')) as Record<string, unknown>
+      event = JSON.parse(payload.toString('utf8'))
     } catch {
       throw fail.invalid('The signed payload is not a Stripe event.', NOT_AN_EVENT)
     }
@@ -148,14 +141,16 @@ const webhooks: FastifyPluginAsync = async (fastify) => {
       return fail.invalid(`The signed payload is not a Stripe event this service can handle (${problem}).`, NOT_AN_EVENT)
     }
     const problem = eventProblem(event)
-    if (problem !== undefined) throw invalid(problem)
+    if (problem !== undefined || !isRecord(event)) throw invalid(problem ?? 'not an object')
     const delivery = deliveryOf(event)
     request.webhookType = delivery.type
     // a thin event of a type the service acts on: its snapshot is fetched (before anything is recorded)
+    const thin = isThin(event) ? event : undefined
+    // cast: the schema checked the fields the handlers read (schemas/webhooks.ts); the rest is Stripe's
     let snapshot = event.object === 'v2.core.event' ? undefined : event as unknown as Stripe.Event
     const type = snapshotType(delivery.type)
-    if (snapshot === undefined && type !== undefined && handledType(type)) {
-      snapshot = await fetchSnapshot(event as unknown as Thin, type, request.log)
+    if (thin !== undefined && type !== undefined && handledType(type)) {
+      snapshot = await fetchSnapshot(thin, type, request.log)
       const snapshotProblem = eventProblem(snapshot)
       if (snapshotProblem !== undefined) throw invalid(`its snapshot: ${snapshotProblem}`)
     }
