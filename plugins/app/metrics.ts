@@ -48,13 +48,11 @@ export function area (request: FastifyRequest): string {
 export default fp(async function metrics (fastify) {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> =>
+    new Counter({ name, help, labelNames, registers: [registry] })
 
-  const requests = new Counter({
-    name: 'http_requests_total',
-    help: 'HTTP requests answered, by route template, method and status class',
-    labelNames: ['route', 'method', 'status_class'] as const,
-    registers: [registry]
-  })
+  const requests = counter('http_requests_total', 'HTTP requests answered, by route template, method and status class',
+    ['route', 'method', 'status_class'])
   const duration = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'time to answer an HTTP request, by route template and method',
@@ -62,12 +60,9 @@ export default fp(async function metrics (fastify) {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [registry]
   })
-  const stripeRequests = new Counter({
-    name: 'stripe_requests_total',
-    help: 'HTTP attempts to the Stripe API, by operation and outcome (ok, stripe_error, connection_error, timeout) and Stripe error type',
-    labelNames: ['operation', 'outcome', 'error_type'] as const,
-    registers: [registry]
-  })
+  const stripeRequests = counter('stripe_requests_total',
+    'HTTP attempts to the Stripe API, by operation and outcome (ok, stripe_error, connection_error, timeout) and Stripe error type',
+    ['operation', 'outcome', 'error_type'])
   const stripeDuration = new Histogram({
     name: 'stripe_request_duration_seconds',
     help: 'time of each HTTP attempt to the Stripe API, body included, by operation',
@@ -75,36 +70,17 @@ export default fp(async function metrics (fastify) {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
     registers: [registry]
   })
-  const stripeRetries = new Counter({
-    name: 'stripe_retries_total',
-    help: 'attempts that re-sent a failed Stripe call (stripe-node retries), by operation',
-    labelNames: ['operation'] as const,
-    registers: [registry]
-  })
-  const webhooks = new Counter({
-    name: 'webhook_events_total',
-    help: 'webhook deliveries, by event type (once verified) and outcome (handled, duplicate, failed, bad_signature, invalid, refused)',
-    labelNames: ['type', 'outcome'] as const,
-    registers: [registry]
-  })
-  const appsFailures = new Counter({
-    name: 'apps_signature_failures_total',
-    help: 'Stripe Apps requests refused for their signature, by reason',
-    labelNames: ['reason'] as const,
-    registers: [registry]
-  })
-  const refusals = new Counter({
-    name: 'rate_limit_refusals_total',
-    help: 'requests refused with 429 by a rate limit, by area',
-    labelNames: ['area'] as const,
-    registers: [registry]
-  })
-  const proxy = new Counter({
-    name: 'proxy_requests_total',
-    help: 'proxied calls, by adapter and the status answered',
-    labelNames: ['adapter', 'status'] as const,
-    registers: [registry]
-  })
+  const stripeRetries = counter('stripe_retries_total', 'attempts that re-sent a failed Stripe call (stripe-node retries), by operation',
+    ['operation'])
+  const webhooks = counter('webhook_events_total',
+    'webhook deliveries, by event type (once verified) and outcome (handled, duplicate, failed, bad_signature, invalid, refused)',
+    ['type', 'outcome'])
+  const appsFailures = counter('apps_signature_failures_total', 'Stripe Apps requests refused for their signature, by reason',
+    ['reason'])
+  const refusals = counter('rate_limit_refusals_total', 'requests refused with 429 by a rate limit, by area',
+    ['area'])
+  const proxy = counter('proxy_requests_total', 'proxied calls, by adapter and the status answered',
+    ['adapter', 'status'])
 
   // A request costs two label lookups; prom-client hashes its labels each time, so the children
   // are kept by a key made without sorting.

@@ -153,20 +153,10 @@ async function suite (t: Test, databaseUrl: string): Promise<void> {
     const token = await app.inject({ method: 'POST', url: '/connection_token', headers: { 'x-api-key': key } })
     t.equal(token.statusCode, 200)
     t.equal(fake.calls[0]!.params.location, 'tml_M1', "a connection token scoped to the key's location")
-    const other = await app.inject({
-      method: 'POST',
-      url: '/connection_token',
-      headers: { ...FORM, 'x-api-key': key },
-      payload: 'location=tml_OTHER'
-    })
-    t.equal(other.statusCode, 403)
-    const behalf = await app.inject({
-      method: 'POST',
-      url: '/create_setup_intent',
-      headers: { ...FORM, 'x-api-key': key },
-      payload: 'on_behalf_of=acct_OTHER'
-    })
-    t.equal(behalf.statusCode, 403)
+    const asTill = async (url: string, payload: string) =>
+      await app.inject({ method: 'POST', url, headers: { ...FORM, 'x-api-key': key }, payload })
+    t.equal((await asTill('/connection_token', 'location=tml_OTHER')).statusCode, 403)
+    t.equal((await asTill('/create_setup_intent', 'on_behalf_of=acct_OTHER')).statusCode, 403)
     t.equal(fake.calls.length, 1, 'neither reached Stripe')
 
     const deliver = async (account: string, reader: string) => {

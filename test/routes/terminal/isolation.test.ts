@@ -19,15 +19,8 @@ type Kind = 'payment_intent' | 'setup_intent' | 'charge' | 'reader' | 'location'
 /** Who an object is for, and so where it lives: a direct merchant's objects in its own account, the rest on the platform. */
 type Owner = 'A-direct' | 'A-destination' | 'B-direct' | 'B-destination' | 'platform'
 const OWNERS: Owner[] = ['A-direct', 'A-destination', 'B-direct', 'B-destination', 'platform']
-const KIND_NAMES: Record<Kind, string> = {
-  payment_intent: 'payment_intent',
-  setup_intent: 'setup_intent',
-  charge: 'charge',
-  reader: 'terminal.reader',
-  location: 'terminal.location',
-  customer: 'customer',
-  payment_method: 'payment_method'
-}
+/** each seeded object's `object` (from Stripe's fixtures): what Stripe's "No such …" text names */
+const STRIPE_NAMES = new Map<string, string>()
 
 const livesIn = (o: Owner): string | undefined => o === 'A-direct' ? A : o === 'B-direct' ? B : undefined
 const merchantOf = (o: Owner): string | undefined => o.startsWith('A') ? A : o.startsWith('B') ? B : undefined
@@ -45,18 +38,22 @@ function seed (fake: FakeStripe): void {
     const forMerchant = o.endsWith('destination')
     const metadata = forMerchant ? { merchant_account: merchant } : {}
     const id = (kind: Kind): string => idOf(o, kind)
-    fake.put(fixture('terminal.location', { id: id('location'), metadata }), account)
-    fake.put(fixture('terminal.reader', { id: id('reader'), location: id('location'), metadata, action: null, status: 'online' }), account)
-    fake.put(fixture('customer', { id: id('customer'), metadata, email: `${o}@example.com` }), account)
-    fake.put(fixture('payment_method', { id: id('payment_method'), customer: id('customer') }), account)
-    fake.put(fixture('payment_intent', {
+    const put = (object: { id: string, object: string }, on: string | undefined): void => {
+      STRIPE_NAMES.set(object.id, object.object)
+      fake.put(object, on)
+    }
+    put(fixture('terminal.location', { id: id('location'), metadata }), account)
+    put(fixture('terminal.reader', { id: id('reader'), location: id('location'), metadata, action: null, status: 'online' }), account)
+    put(fixture('customer', { id: id('customer'), metadata, email: `${o}@example.com` }), account)
+    put(fixture('payment_method', { id: id('payment_method'), customer: id('customer') }), account)
+    put(fixture('payment_intent', {
       id: id('payment_intent'),
       on_behalf_of: forMerchant ? merchant : null,
       transfer_data: forMerchant ? { destination: merchant } : null
     }), account)
-    fake.put(fixture('setup_intent', { id: id('setup_intent'), on_behalf_of: forMerchant ? merchant : null }), account)
+    put(fixture('setup_intent', { id: id('setup_intent'), on_behalf_of: forMerchant ? merchant : null }), account)
     const charge = { id: id('charge'), payment_intent: id('payment_intent'), on_behalf_of: null, transfer_data: null }
-    fake.put(fixture('charge', charge), account)
+    put(fixture('charge', charge), account)
   }
 }
 
@@ -280,7 +277,7 @@ async function suite (t: Test, databaseUrl: string): Promise<void> {
               t.equal(unknown.statusCode, 404, `${what}: an unknown id is a 404 too`)
               t.equal(res.body.replaceAll(foreign.id, '<id>'), unknown.body.replaceAll(`${foreign.kind}_unknown`, '<id>'),
                 `${what}: the same text as an unknown id`)
-              t.match(res.body, `No such ${KIND_NAMES[foreign.kind]}: '${foreign.id}'`)
+              t.match(res.body, `No such ${STRIPE_NAMES.get(foreign.id) ?? '?'}: '${foreign.id}'`)
             }
           }
         }
