@@ -22,8 +22,10 @@ export const CustomerCreateBody = Type.Object({
   email: Type.Optional(Type.String({ maxLength: 512 })),
   name: Type.Optional(Type.String({ maxLength: 256 })),
   description: Type.Optional(Type.String({ maxLength: 350 })),
-  metadata: Type.Optional(Type.Record(Type.String({ maxLength: 40 }), Type.String({ maxLength: 500 }), {
+  // Ajv does not check a Record's key schema: the key bound is `propertyNames`
+  metadata: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 500 }), {
     maxProperties: 50,
+    propertyNames: { maxLength: 40 },
     description: 'a flat map of strings'
   }))
 })
@@ -31,6 +33,16 @@ export const CustomerListBody = Type.Object({
   ...Signed,
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })),
   starting_after: Type.Optional(Type.String({ pattern: '^cus_', maxLength: 255 }))
+})
+/** A page of the signed account's Terminal locations or readers (read-only: for a Dashboard view of the fleet). */
+export const FleetListBody = Type.Object({
+  ...Signed,
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })),
+  starting_after: Type.Optional(Type.String({ pattern: '^(tml|tmr)_', maxLength: 255 }))
+})
+export const ReaderListBody = Type.Object({
+  ...FleetListBody.properties,
+  location: Type.Optional(Type.String({ pattern: '^tml_', maxLength: 255, description: 'only this location\'s readers' }))
 })
 export const SettingsPutBody = Type.Object({
   ...Signed,
@@ -50,7 +62,8 @@ export const Session = Type.Object({
   installation: Installation
 })
 export { StripeObject }
-export const CustomerList = Type.Object({ data: Type.Array(StripeObject), has_more: Type.Boolean() })
+export const Page = Type.Object({ data: Type.Array(StripeObject), has_more: Type.Boolean() })
+export const CustomerList = Page
 export const Settings = Type.Object({ settings: OrNull(Type.Object({}, { additionalProperties: true })) })
 
 export const SETTINGS_MAX_BYTES = 16 * 1024

@@ -64,6 +64,56 @@ export const ListReadersQuery = Type.Object({
   location: Type.Optional(Type.String({ maxLength: 255, description: 'only readers of this Location' })),
   status: Type.Optional(Type.Union([Type.Literal('online'), Type.Literal('offline')], { description: 'online or offline' }))
 })
+/** One page of a list: Stripe's cursor parameters, the answer still a top-level array (Stripe-Has-More and Link say the rest). */
+const Paging = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'page size, 1–100 (default 100)' })),
+  starting_after: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'the page after this id' })),
+  ending_before: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'the page before this id' }))
+}
+export const ListLocationsQuery = Type.Object(Paging)
+export const ListReadersPageQuery = Type.Object({ ...ListReadersQuery.properties, ...Paging })
+// a Record's key schema is not checked by Ajv: the key bounds are `propertyNames`
+const Metadata = Type.Record(Type.String(), Type.String({ maxLength: 500 }), {
+  maxProperties: 50,
+  propertyNames: { maxLength: 40 },
+  description: 'metadata[key]=value (Stripe: 50 keys, key ≤ 40, value ≤ 500 characters; empty deletes)'
+})
+const Address = CreateLocationBody.properties.address
+export const LocationBody = Obj({ location_id: Id('the Location (tml_…)') }, {})
+export const LocationQuery = Type.Object({ location_id: Id('the Location (tml_…)') }, { required: ['location_id'] })
+export const UpdateLocationBody = Obj({ location_id: Id('the Location (tml_…)') }, {
+  display_name: Str('the Location name'),
+  address: Address,
+  configuration_overrides: Type.String({
+    maxLength: 255, description: 'a reader configuration (tmc_…) for this Location; empty clears it'
+  }),
+  metadata: Metadata
+})
+export const UpdateReaderBody = Obj({ reader_id: Id('the Reader (tmr_…)') }, { label: Str('a name for the reader'), metadata: Metadata })
+const Amounts = (what: string) => Type.Array(Type.Integer({ minimum: 0, maximum: 100_000_000 }), { maxItems: 3, description: what })
+const Tipping = Type.Record(Type.String(), Type.Object({
+  percentages: Type.Optional(Amounts('up to 3 percentages offered')),
+  fixed_amounts: Type.Optional(Amounts('up to 3 amounts offered, in the smallest unit')),
+  smart_tip_threshold: Type.Optional(Type.Integer({
+    minimum: 0, maximum: 100_000_000, description: 'below it fixed amounts, above it percentages'
+  }))
+}, { additionalProperties: false }), {
+  maxProperties: 30, propertyNames: { pattern: '^[a-z]{3}$' }, description: 'tipping[usd][percentages][]=15, by currency'
+})
+const ConfigurationFields = {
+  name: Str('a name for the configuration'),
+  tipping: Tipping,
+  offline: Type.Object({ enabled: Type.Boolean() }, { additionalProperties: false, description: 'offline[enabled]=true' }),
+  reboot_window: Type.Object({
+    start_hour: Type.Integer({ minimum: 0, maximum: 23 }),
+    end_hour: Type.Integer({ minimum: 0, maximum: 23 })
+  }, { additionalProperties: false, description: 'reboot_window[start_hour]=1&reboot_window[end_hour]=3' })
+}
+export const CreateConfigurationBody = Obj({}, ConfigurationFields)
+export const UpdateConfigurationBody = Obj({ configuration_id: Id('the configuration (tmc_…)') }, ConfigurationFields)
+export const ConfigurationBody = Obj({ configuration_id: Id('the configuration (tmc_…)') }, {})
+export const ListConfigurationsQuery = Type.Object(Paging)
+export const Deleted = Type.Object({ id: Type.String(), deleted: Type.Literal(true) }, { additionalProperties: true })
 export const ProcessPaymentIntentBody = Obj({ reader_id: Id('the Reader (tmr_…)'), payment_intent_id: Id('the PaymentIntent (pi_…)') }, {})
 export const ProcessSetupIntentBody = Obj({ reader_id: Id('the Reader (tmr_…)'), setup_intent_id: Id('the SetupIntent (seti_…)') }, {})
 export const ReaderBody = Obj({ reader_id: Id('the Reader (tmr_…)') }, {})

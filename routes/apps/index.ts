@@ -104,6 +104,33 @@ const apps: FastifyPluginAsyncTypebox = async (fastify) => {
     return { data: page.data, has_more: page.has_more }
   })
 
+  // The fleet, read-only, for a Dashboard view: the signed account's own locations and readers.
+  fastify.post('/terminal/locations', {
+    config: { readOnly: true },
+    schema: {
+      tags, security, summary: 'Terminal locations of the signed account', body: S.FleetListBody, response: { 200: S.Page, ...errors }
+    }
+  }, async (request) => {
+    const { limit = 10, starting_after: startingAfter } = request.body
+    const page = await stripe().terminal.locations.list(
+      { limit, ...defined({ starting_after: startingAfter }) }, { stripeAccount: user(request).accountId }
+    )
+    return { data: page.data, has_more: page.has_more }
+  })
+
+  fastify.post('/terminal/readers', {
+    config: { readOnly: true },
+    schema: {
+      tags, security, summary: 'Terminal readers of the signed account', body: S.ReaderListBody, response: { 200: S.Page, ...errors }
+    }
+  }, async (request) => {
+    const { limit = 10, starting_after: startingAfter, location } = request.body
+    const page = await stripe().terminal.readers.list(
+      { limit, ...defined({ starting_after: startingAfter, location }) }, { stripeAccount: user(request).accountId }
+    )
+    return { data: page.data, has_more: page.has_more }
+  })
+
   fastify.post('/settings/get', {
     config: { readOnly: true },
     schema: {

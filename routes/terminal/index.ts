@@ -10,9 +10,10 @@ import { requireCredentials } from '../../plugins/app/credentials.js'
 import * as S from '../../schemas/terminal.js'
 import { stamp } from '../../lib/ownership.js'
 import { callOptions, chargeParams, readOptions } from './calls.js'
-import { assertOwned, listOwned } from './ownership.js'
+import { assertOwned, listOwned, pageOwned } from './ownership.js'
 import { terminalErrors } from './errors.js'
 import readerRoutes from './readers.js'
+import fleetRoutes, { pageHeaders } from './fleet.js'
 import { isRecord } from '../../lib/values.js'
 
 /**
@@ -38,7 +39,8 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
   await fastify.register(strictOrigins, {
     methods: ['GET', 'POST'],
     allowedHeaders: ['Authorization', 'X-API-Key', 'Content-Type', 'Accept', 'Idempotency-Key', 'X-Request-Id'],
-    exposedHeaders: ['X-Request-Id'],
+    // a list's paging (routes/terminal/fleet.ts) is readable by a browser till too
+    exposedHeaders: ['X-Request-Id', 'Stripe-Has-More', 'Link'],
     // the original answered preflights with 200
     optionsSuccessStatus: 200
   })
@@ -71,13 +73,15 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
     done()
   })
 
-  // A merchant key acts for its own account and, when it names one, its own location only.
+  // A merchant key acts for its own account and, when it names one, its own location only (the
+  // location a till works at, or the one a fleet route manages).
   fastify.addHook('preHandler', (request, _reply, done) => {
     const merchant = request.merchant
     if (merchant === undefined) return done()
     const sent = request.method === 'POST' ? request.body : request.query
     const params = isRecord(sent) ? sent : {}
-    if (merchant.location !== null && params.location !== undefined && params.location !== merchant.location) {
+    const location = params.location ?? params.location_id
+    if (merchant.location !== null && location !== undefined && location !== merchant.location) {
       return done(fail.forbidden('This key is for another location.', 'location_not_allowed'))
     }
     if (params.on_behalf_of !== undefined && params.on_behalf_of !== merchant.account) {
@@ -257,11 +261,19 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/list_locations', {
     config: { errorPrefix: 'Error fetching Locations!', checkKey: true },
-    schema: { tags, security, summary: 'List Locations (up to 100), as a top-level array', response: { 200: Type.Array(S.StripeObject) } }
-  }, async (request) => {
-    const locations = await listOwned(request, 'location', stripe().terminal.locations.list({ limit: 100 }, readOptions(request)))
-    request.log.info({ count: locations.length }, 'Locations successfully fetched')
-    return locations
+    schema: {
+      tags,
+      security,
+      summary: 'List Locations, a page at a time (100 by default), as a top-level array',
+      querystring: S.ListLocationsQuery,
+      response: { 200: Type.Array(S.StripeObject) }
+    }
+  }, async (request, reply) => {
+    const { limit = 100, ...cursor } = pick(request.query, ['limit', 'starting_after', 'ending_before'])
+    const list = async (p: Stripe.Terminal.LocationListParams) => await stripe().terminal.locations.list(p, readOptions(request))
+    const page = await pageOwned(request, 'location', list, { limit, ...cursor })
+    request.log.info({ count: page.data.length }, 'Locations successfully fetched')
+    return pageHeaders(request, reply, page)
   })
 
   fastify.post('/create_location', {
@@ -278,6 +290,7 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   await fastify.register(readerRoutes)
+  await fastify.register(fleetRoutes)
 }
 
 export default terminal

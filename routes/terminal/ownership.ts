@@ -76,3 +76,89 @@ export async function listOwned<T extends { id: string, metadata?: Stripe.Metada
   }
   return found
 }
+
+/** What a list route asks of one page: Stripe's cursor parameters. */
+export interface PageRequest { limit: number, starting_after?: string, ending_before?: string }
+
+/** One page as the caller may see it, and where the pages around it start. */
+export interface Page<T> {
+  data: T[]
+  /** more objects in the direction asked (after the page, or before it with `ending_before`) */
+  hasMore: boolean
+  /** the cursors that continue: `starting_after` for the next page, `ending_before` for the previous */
+  next?: string
+  previous?: string
+}
+
+type Lister<T> = (page: { limit: number, starting_after?: string, ending_before?: string }) => Promise<Stripe.ApiList<T>>
+
+/**
+ * One page of a list. For a destination key, only its merchant's objects: Stripe's pages are read
+ * until `limit` of them are found or SCAN_LIMIT objects were read, and the cursors continue from the
+ * last object *read*, so a page shortened by the scan limit says `hasMore` instead of ending the
+ * list early. For everyone else, Stripe's page as it is.
+ */
+export async function pageOwned<T extends { id: string, metadata?: Stripe.Metadata | null }> (
+  request: FastifyRequest, kind: keyof typeof LISTED, list: Lister<T>, want: PageRequest
+): Promise<Page<T>> {
+  const key = request.merchant
+  const backwards = want.ending_before !== undefined
+  const cursor = backwards
+    ? { ending_before: want.ending_before }
+    : want.starting_after === undefined ? {} : { starting_after: want.starting_after }
+  if (key?.charge.type !== 'destination') {
+    const page = await list({ limit: want.limit, ...cursor })
+    return bounds(page.data, page.has_more, backwards, want)
+  }
+  // cast: LISTED is indexed by kind, and T is that kind's object type
+  const rule = LISTED[kind] as (key: NonNullable<FastifyRequest['merchant']>, o: T) => boolean
+  const found: T[] = []
+  let read = 0
+  let at = backwards ? want.ending_before : want.starting_after
+  let scanned: T | undefined
+  for (;;) {
+    const page = await list({ limit: 100, ...(at === undefined ? {} : backwards ? { ending_before: at } : { starting_after: at }) })
+    // backwards, the objects nearest the cursor are at the end of Stripe's page
+    const items = backwards ? [...page.data].reverse() : page.data
+    for (const [i, item] of items.entries()) {
+      scanned = item
+      read++
+      if (rule(key, item)) found.push(item)
+      if (found.length >= want.limit || read >= SCAN_LIMIT) {
+        const more = i < items.length - 1 || page.has_more
+        return scanPage(found, more, backwards, scanned.id, want)
+      }
+    }
+    if (!page.has_more || scanned === undefined) return scanPage(found, false, backwards, scanned?.id, want)
+    at = scanned.id
+  }
+}
+
+/** The cursors of an unfiltered page: its first and last objects. */
+export function bounds<T extends { id: string }> (data: T[], hasMore: boolean, backwards: boolean, want: PageRequest): Page<T> {
+  const first = data[0]?.id
+  const last = data.at(-1)?.id
+  const cursored = want.starting_after !== undefined || want.ending_before !== undefined
+  return {
+    data,
+    hasMore,
+    ...(last !== undefined && (backwards ? cursored : hasMore) ? { next: last } : {}),
+    ...(first !== undefined && (backwards ? hasMore : cursored) ? { previous: first } : {})
+  }
+}
+
+/** The cursors of a filtered page: from the last object read, which may lie beyond the last one shown. */
+function scanPage<T extends { id: string }> (
+  found: T[], hasMore: boolean, backwards: boolean, lastRead: string | undefined, want: PageRequest
+): Page<T> {
+  const data = backwards ? found.reverse() : found
+  const cursored = want.starting_after !== undefined || want.ending_before !== undefined
+  if (backwards) {
+    const last = data.at(-1)?.id
+    const previous = hasMore && lastRead !== undefined ? { previous: lastRead } : {}
+    return { data, hasMore, ...previous, ...(last !== undefined ? { next: last } : {}) }
+  }
+  const first = data[0]?.id
+  const next = hasMore && lastRead !== undefined ? { next: lastRead } : {}
+  return { data, hasMore, ...next, ...(cursored && first !== undefined ? { previous: first } : {}) }
+}

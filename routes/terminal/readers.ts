@@ -5,7 +5,8 @@ import { errorBody, fail } from '../../lib/errors.js'
 import { versioned } from '../../lib/stripe/version.js'
 import { pick, stripeParams } from './texts.js'
 import { callOptions, readOptions, refundParams } from './calls.js'
-import { assertOwned, listOwned } from './ownership.js'
+import { assertOwned, pageOwned } from './ownership.js'
+import { pageHeaders } from './fleet.js'
 import { ErrorBody } from '../../schemas/common.js'
 import * as S from '../../schemas/terminal.js'
 
@@ -23,16 +24,20 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags,
       security,
-      summary: 'List Readers (up to 100), as a top-level array',
-      querystring: S.ListReadersQuery,
+      summary: 'List Readers, a page at a time (100 by default), as a top-level array',
+      querystring: S.ListReadersPageQuery,
       response: { 200: Type.Array(S.StripeObject) }
     }
-  }, async (request) => {
-    // only the two documented filters reach Stripe, never whatever else the query string holds; a
-    // key bound to a location lists that location's readers
+  }, async (request, reply) => {
+    // only the documented filters reach Stripe, never whatever else the query string holds; a key
+    // bound to a location lists that location's readers
     const bound = request.merchant?.location
-    const filters = { limit: 100, ...pick(request.query, ['location', 'status']), ...(bound == null ? {} : { location: bound }) }
-    return await listOwned(request, 'reader', stripe().terminal.readers.list(filters, readOptions(request)))
+    const filters = { ...pick(request.query, ['location', 'status']), ...(bound == null ? {} : { location: bound }) }
+    const { limit = 100, ...cursor } = pick(request.query, ['limit', 'starting_after', 'ending_before'])
+    const list = async (p: Stripe.Terminal.ReaderListParams) =>
+      await stripe().terminal.readers.list({ ...filters, ...p }, readOptions(request))
+    const page = await pageOwned(request, 'reader', list, { limit, ...cursor })
+    return pageHeaders(request, reply, page)
   })
 
   fastify.post('/process_payment_intent', {

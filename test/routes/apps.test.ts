@@ -365,3 +365,34 @@ t.test("Stripe's default pattern: identity signed, other fields unsigned; read-o
   t.equal(fake.calls.length, before, 'nothing was created')
   t.equal((await call(app, '/apps/settings/get', body({}), identity)).json().settings, null, 'nothing was stored')
 })
+
+t.test('the fleet from the Dashboard: the signed account\'s locations and readers, read-only', async t => {
+  const { app, fake } = await build(t, { env: ENV })
+  const locations = signed({ limit: 5 }, { account: 'acct_shop' })
+  const res = await call(app, '/apps/terminal/locations', locations.body, locations.header)
+  t.equal(res.statusCode, 200)
+  t.same(res.json().data.map((l: { id: string }) => l.id), ['tml_1', 'tml_2'])
+  t.equal(res.json().has_more, false)
+  const listed = fake.callsTo('GET', '/v1/terminal/locations')[0]
+  t.equal(listed?.stripeAccount, 'acct_shop', 'on the signed account, through Connect')
+  t.same(listed?.query, { limit: '5' })
+
+  const readers = signed({ location: 'tml_2', starting_after: 'tmr_0' }, { account: 'acct_shop' })
+  const page = await call(app, '/apps/terminal/readers', readers.body, readers.header)
+  t.equal(page.statusCode, 200)
+  t.same(fake.callsTo('GET', '/v1/terminal/readers')[0]?.query, { limit: '10', starting_after: 'tmr_0', location: 'tml_2' })
+
+  // read-only routes also take Stripe's default payload: identity signed, other fields plain input
+  const identity = JSON.stringify({ user_id: 'usr_1', account_id: 'acct_other' })
+  const unsigned = JSON.stringify({ limit: 2, user_id: 'usr_1', account_id: 'acct_other' })
+  const dflt = await call(app, '/apps/terminal/readers', unsigned, sign(identity, SECRET))
+  t.equal(dflt.statusCode, 200)
+  t.equal(fake.callsTo('GET', '/v1/terminal/readers')[1]?.stripeAccount, 'acct_other', 'the account is the signed one')
+
+  for (const bad of [{ limit: 0 }, { limit: 101 }, { starting_after: 'cus_1' }, { location: 'x' }]) {
+    const b = signed(bad)
+    t.equal((await call(app, '/apps/terminal/readers', b.body, b.header)).statusCode, 400, JSON.stringify(bad))
+  }
+  t.equal((await call(app, '/apps/terminal/locations', locations.body)).statusCode, 401, 'unsigned: refused')
+  t.same(fake.takeSpecViolations(), [])
+})

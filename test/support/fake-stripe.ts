@@ -101,6 +101,31 @@ function reader (rid: string, action: Record<string, unknown> | null = null): Re
   }
 }
 
+function location (lid: string): Record<string, unknown> {
+  return {
+    id: lid,
+    object: 'terminal.location',
+    address: { line1: '1 Main St', city: 'SF', country: 'US', postal_code: '94110', state: 'CA', line2: null },
+    configuration_overrides: null,
+    display_name: 'HQ',
+    livemode: false,
+    metadata: {}
+  }
+}
+
+function configuration (cid: string, p: Record<string, any>): Record<string, unknown> {
+  return {
+    id: cid,
+    object: 'terminal.configuration',
+    is_account_default: false,
+    livemode: false,
+    name: p.name ?? null,
+    ...(p.tipping === undefined ? {} : { tipping: p.tipping }),
+    ...(p.offline === undefined ? {} : { offline: p.offline }),
+    ...(p.reboot_window === undefined ? {} : { reboot_window: p.reboot_window })
+  }
+}
+
 const list = (url: string, data: unknown[]): Record<string, unknown> => ({ object: 'list', data, has_more: false, url })
 
 /** The default answers, by method and path. */
@@ -235,6 +260,26 @@ function route (call: Call): Reply {
     if (types[action!] === undefined) return stripeError(404, 'invalid_request_error', `Unrecognized request URL (POST: ${call.path}).`)
     return { body: reader(rid!, { type: types[action!], status: 'in_progress', failure_code: null, failure_message: null, [action!]: p }) }
   }
+  if (m === 'POST /v1/terminal/configurations') {
+    return { body: configuration(id('tmc'), p) }
+  }
+  if ((match = m.match(/^POST \/v1\/terminal\/(locations|readers|configurations)\/([^/]+)$/)) !== null) {
+    // an object not stored here: answered as if it existed, with the update applied
+    const [, kind, oid] = match
+    if (oid!.includes('missing')) return noSuch(`terminal.${kind!.replace(/s$/, '')}`, oid!)
+    const base = kind === 'readers' ? reader(oid!) : kind === 'locations' ? location(oid!) : configuration(oid!, {})
+    return { body: { ...base, ...p } }
+  }
+  if ((match = m.match(/^DELETE \/v1\/terminal\/(locations|readers|configurations)\/([^/]+)$/)) !== null) {
+    const [, kind, oid] = match
+    if (oid!.includes('missing')) return noSuch(`terminal.${kind!.replace(/s$/, '')}`, oid!)
+    return { body: { id: oid, object: `terminal.${kind!.replace(/s$/, '')}`, deleted: true } }
+  }
+  if ((match = m.match(/^GET \/v1\/terminal\/(locations|readers|configurations)\/([^/]+)$/)) !== null) {
+    const [, kind, oid] = match
+    if (oid!.includes('missing')) return noSuch(`terminal.${kind!.replace(/s$/, '')}`, oid!)
+    return { body: kind === 'readers' ? reader(oid!) : kind === 'locations' ? location(oid!) : configuration(oid!, {}) }
+  }
   if (m === 'POST /v1/refunds') {
     if (p.payment_intent === undefined && p.charge === undefined) return missing('charge')
     return {
@@ -263,7 +308,7 @@ function route (call: Call): Reply {
   }
   if (
     (match = m.match(
-      /^GET \/v1\/(charges|customers|payment_intents|refunds|balance_transactions|events|terminal\/readers|terminal\/locations)$/
+      /^GET \/v1\/(charges|customers|payment_intents|refunds|balance_transactions|events|terminal\/(?:readers|locations|configurations))$/
     )) !== null
   ) {
     return { body: list(call.path, []) }
@@ -305,14 +350,35 @@ export interface FakeStripeOptions {
 }
 
 /** Objects a create stores, so that they can be read back, listed and kept to their account. */
-const CREATES = new Set(['/v1/payment_intents', '/v1/setup_intents', '/v1/terminal/readers', '/v1/terminal/locations', '/v1/customers'])
+const CREATES = new Set([
+  '/v1/payment_intents', '/v1/setup_intents', '/v1/terminal/readers', '/v1/terminal/locations', '/v1/terminal/configurations',
+  '/v1/customers'
+])
 /** Parameters that name an existing object. */
 const REF_PARAMS = ['payment_intent', 'charge', 'setup_intent', 'location', 'customer', 'payment_method']
 /** Lists that include the stored objects of the calling account, and the filters each honours. */
 const LISTS: Record<string, { object: string, filters: string[] }> = {
   '/v1/terminal/readers': { object: 'terminal.reader', filters: ['location', 'status'] },
   '/v1/terminal/locations': { object: 'terminal.location', filters: [] },
+  '/v1/terminal/configurations': { object: 'terminal.configuration', filters: [] },
   '/v1/customers': { object: 'customer', filters: ['email'] }
+}
+
+/**
+ * Stripe's cursor paging over a whole list (in its order): `limit` (default 10), `starting_after`
+ * the objects after that id, `ending_before` those just before it; `has_more` says whether more lie
+ * beyond the page in that direction.
+ */
+function page (all: Array<{ id: string }>, query: Record<string, unknown>): { data: unknown[], has_more: boolean } {
+  const limit = Number(query.limit ?? 10)
+  if (typeof query.ending_before === 'string') {
+    const end = all.findIndex(o => o.id === query.ending_before)
+    const before = all.slice(0, end === -1 ? 0 : end)
+    return { data: before.slice(-limit), has_more: before.length > limit }
+  }
+  const start = typeof query.starting_after === 'string' ? all.findIndex(o => o.id === query.starting_after) + 1 : 0
+  const after = start === 0 && typeof query.starting_after === 'string' ? [] : all.slice(start)
+  return { data: after.slice(0, limit), has_more: after.length > limit }
 }
 
 export class FakeStripe {
@@ -376,6 +442,18 @@ export class FakeStripe {
       const stored = this.objects.get(ref)
       if (stored !== undefined && stored.account !== call.stripeAccount) return noSuch(String(stored.object.object), ref)
     }
+    const changed = /^\/v1\/terminal\/(?:locations|readers|configurations)\/([^/]+)$/.exec(call.path)
+    const target = changed === null ? undefined : this.objects.get(decodeURIComponent(changed[1]!))
+    if (target !== undefined && call.method === 'DELETE') {
+      this.objects.delete(target.object.id)
+      return { body: { id: target.object.id, object: target.object.object, deleted: true } }
+    }
+    if (target !== undefined && call.method === 'POST') {
+      const p = call.params
+      const object: Record<string, any> = { ...target.object, ...p, metadata: { ...target.object.metadata, ...(p.metadata ?? {}) } }
+      this.objects.set(target.object.id, { account: target.account, object })
+      return { body: object }
+    }
     const retrieve = call.method === 'GET' ? /^\/v1\/(?:terminal\/)?[a-z_]+\/([^/]+)$/.exec(call.path) : null
     const stored = retrieve === null ? undefined : this.objects.get(decodeURIComponent(retrieve[1]!))
     if (stored === undefined) return undefined
@@ -394,14 +472,12 @@ export class FakeStripe {
     if ((reply.status ?? 200) !== 200 || body === undefined) return reply
     if (call.method === 'POST' && CREATES.has(call.path)) this.put(body as { id: string, object: string }, call.stripeAccount)
     const list = call.method === 'GET' ? LISTS[call.path] : undefined
-    // stored objects sit on the first page: a page after a cursor has none of them
-    const paged = call.query.starting_after !== undefined || call.query.ending_before !== undefined
-    if (list !== undefined && body.object === 'list' && !paged) {
+    if (list !== undefined && body.object === 'list') {
       const extra = [...this.objects.values()]
         .filter(o => o.account === call.stripeAccount && o.object.object === list.object &&
           list.filters.every(f => call.query[f] === undefined || o.object[f] === call.query[f]))
-        .map(o => o.object)
-      return { ...reply, body: { ...body, data: [...(body.data as unknown[]), ...extra] } }
+        .map(o => o.object as { id: string })
+      return { ...reply, body: { ...body, ...page([...(body.data as Array<{ id: string }>), ...extra], call.query) } }
     }
     return reply
   }

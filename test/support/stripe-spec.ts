@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import ts from 'typescript'
 
 export const SPEC_PATH = fileURLToPath(new URL('../../../shared/stripe-openapi/spec3.trimmed.json', import.meta.url))
 export const specAvailable = existsSync(SPEC_PATH)
@@ -47,6 +48,43 @@ const OUTSIDE_THE_TRIM: Array<{ method: string; template: string; params: string
   { method: 'GET', template: '/v1/events/{id}', params: ['expand'] }
 ]
 
+/**
+ * Operations newer than the trimmed spec, whose parameters are read from the pinned `stripe`
+ * package's own declarations (node_modules/stripe/esm/resources/<file>.d.ts, `interface <params>`):
+ * every property is a parameter, the ones without `?` are required, and `extends
+ * PaginationParams` adds Stripe's cursor parameters.
+ */
+const CONFIGURATIONS = 'Terminal/Configurations'
+const FROM_STRIPE_TYPES: Array<{ method: string, template: string, file: string, params: string }> = [
+  { method: 'DELETE', template: '/v1/terminal/locations/{location}', file: 'Terminal/Locations', params: 'LocationDeleteParams' },
+  { method: 'DELETE', template: '/v1/terminal/readers/{reader}', file: 'Terminal/Readers', params: 'ReaderDeleteParams' },
+  { method: 'GET', template: '/v1/terminal/configurations', file: CONFIGURATIONS, params: 'ConfigurationListParams' },
+  { method: 'POST', template: '/v1/terminal/configurations', file: CONFIGURATIONS, params: 'ConfigurationCreateParams' },
+  { method: 'GET', template: '/v1/terminal/configurations/{configuration}', file: CONFIGURATIONS, params: 'ConfigurationRetrieveParams' },
+  { method: 'POST', template: '/v1/terminal/configurations/{configuration}', file: CONFIGURATIONS, params: 'ConfigurationUpdateParams' },
+  { method: 'DELETE', template: '/v1/terminal/configurations/{configuration}', file: CONFIGURATIONS, params: 'ConfigurationDeleteParams' }
+]
+
+const STRIPE_TYPES = fileURLToPath(new URL('../../node_modules/stripe/esm/resources/', import.meta.url))
+
+/** The parameters an interface of stripe's declarations names, and which of them are required. */
+export function typeParams (file: string, name: string): { params: string[], required: string[] } {
+  const source = ts.createSourceFile(file, readFileSync(`${STRIPE_TYPES}${file}.d.ts`, 'utf8'), ts.ScriptTarget.Latest)
+  let found: ts.InterfaceDeclaration | undefined
+  const visit = (node: ts.Node): void => {
+    if (found === undefined && ts.isInterfaceDeclaration(node) && node.name.text === name) found = node
+    else ts.forEachChild(node, visit)
+  }
+  visit(source)
+  if (found === undefined) throw new Error(`stripe's ${file}.d.ts declares no ${name}`)
+  const props = found.members.filter(ts.isPropertySignature)
+  const paged = (found.heritageClauses ?? []).some(h => h.types.some(t => t.expression.getText(source) === 'PaginationParams'))
+  return {
+    params: [...props.map(p => p.name.getText(source)), ...(paged ? ['limit', 'starting_after', 'ending_before'] : [])],
+    required: props.filter(p => p.questionToken === undefined).map(p => p.name.getText(source))
+  }
+}
+
 function load (): Map<string, Operation[]> {
   const ops = new Map<string, Operation[]>()
   if (!specAvailable) return ops
@@ -70,6 +108,11 @@ function load (): Map<string, Operation[]> {
     if ((ops.get(method) ?? []).some(o => o.template === template)) continue
     const re = new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`)
     ops.set(method, [...(ops.get(method) ?? []), { template, re, params: new Set(params), required: new Set<string>() }])
+  }
+  for (const { method, template, file, params: name } of FROM_STRIPE_TYPES) {
+    const { params, required } = typeParams(file, name)
+    const re = new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`)
+    ops.set(method, [...(ops.get(method) ?? []), { template, re, params: new Set(params), required: new Set(required) }])
   }
   return ops
 }

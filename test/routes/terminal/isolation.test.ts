@@ -15,7 +15,7 @@ const WHSEC = 'whsec_isolation'
 const A = 'acct_A'
 const B = 'acct_B'
 
-type Kind = 'payment_intent' | 'setup_intent' | 'charge' | 'reader' | 'location' | 'customer' | 'payment_method'
+type Kind = 'payment_intent' | 'setup_intent' | 'charge' | 'reader' | 'location' | 'customer' | 'payment_method' | 'configuration'
 /** Who an object is for, and so where it lives: a direct merchant's objects in its own account, the rest on the platform. */
 type Owner = 'A-direct' | 'A-destination' | 'B-direct' | 'B-destination' | 'platform'
 const OWNERS: Owner[] = ['A-direct', 'A-destination', 'B-direct', 'B-destination', 'platform']
@@ -25,7 +25,14 @@ const STRIPE_NAMES = new Map<string, string>()
 const livesIn = (o: Owner): string | undefined => o === 'A-direct' ? A : o === 'B-direct' ? B : undefined
 const merchantOf = (o: Owner): string | undefined => o.startsWith('A') ? A : o.startsWith('B') ? B : undefined
 const PREFIXES: Record<Kind, string> = {
-  payment_intent: 'pi', setup_intent: 'seti', charge: 'ch', reader: 'tmr', location: 'tml', customer: 'cus', payment_method: 'pm'
+  payment_intent: 'pi',
+  setup_intent: 'seti',
+  charge: 'ch',
+  reader: 'tmr',
+  location: 'tml',
+  customer: 'cus',
+  payment_method: 'pm',
+  configuration: 'tmc'
 }
 /** e.g. `pi_Adestination`: whose it is, readable in every failure */
 const idOf = (o: Owner, kind: Kind): string => `${PREFIXES[kind]}_${o.replace('-', '')}`
@@ -54,6 +61,7 @@ function seed (fake: FakeStripe): void {
     put(fixture('setup_intent', { id: id('setup_intent'), on_behalf_of: forMerchant ? merchant : null }), account)
     const charge = { id: id('charge'), payment_intent: id('payment_intent'), on_behalf_of: null, transfer_data: null }
     put(fixture('charge', charge), account)
+    put(fixture('terminal.configuration', { id: id('configuration') }), account)
   }
 }
 
@@ -74,11 +82,15 @@ interface Variant {
   list?: Kind
   /** the route reads the service's own records (no Stripe call) */
   recorded?: true
+  /** the route manages what an account owns outright (reader configurations): refused to destination keys */
+  accountOnly?: true
 }
 
 const PI = { param: 'payment_intent_id', kind: 'payment_intent' } as const
 const READER = { param: 'reader_id', kind: 'reader' } as const
 const MY_READER = { ...READER, mine: true } as const
+const LOCATION_ID = { param: 'location_id', kind: 'location' } as const
+const CONFIGURATION = { param: 'configuration_id', kind: 'configuration' } as const
 
 /** Every Terminal route the matrix knows; a registered route missing here fails the test. */
 const VARIANTS: Record<string, Variant[]> = {
@@ -114,7 +126,16 @@ const VARIANTS: Record<string, Variant[]> = {
     { label: 'on a reader', names: [PI, READER] },
     { label: 'their intent on my reader', names: [PI, MY_READER] }
   ],
-  'GET /reader_action': [{ label: 'a reader', names: [READER], recorded: true }]
+  'GET /reader_action': [{ label: 'a reader', names: [READER], recorded: true }],
+  'GET /retrieve_location': [{ label: 'a location', names: [LOCATION_ID] }],
+  'POST /update_location': [{ label: 'a location', names: [LOCATION_ID], extra: { display_name: 'Renamed' } }],
+  'POST /delete_location': [{ label: 'a location', names: [LOCATION_ID] }],
+  'POST /update_reader': [{ label: 'a reader', names: [READER], extra: { label: 'Till 9' } }],
+  'POST /delete_reader': [{ label: 'a reader', names: [READER] }],
+  'GET /list_configurations': [{ label: 'all', names: [], accountOnly: true }],
+  'POST /create_configuration': [{ label: 'new', names: [], extra: { 'offline[enabled]': 'true' }, accountOnly: true }],
+  'POST /update_configuration': [{ label: 'a configuration', names: [CONFIGURATION], extra: { name: 'Tips' }, accountOnly: true }],
+  'POST /delete_configuration': [{ label: 'a configuration', names: [CONFIGURATION], accountOnly: true }]
 }
 
 const mineOf = (c: Caller): Owner => c.mode === 'platform' ? 'platform' : c.mode === 'destination' ? 'A-destination' : 'A-direct'
@@ -124,9 +145,11 @@ interface Expected { status: number, account: string | undefined, acting: boolea
 /** The oracle: what each caller may do with each owner's objects. */
 function expected (c: Caller, v: Variant, owners: Owner[], params: Record<string, string>): Expected {
   if (c.mode === 'none') return { status: 401, account: undefined, acting: false }
-  if (c.location !== undefined && params.location !== undefined && params.location !== c.location) {
+  const location = params.location ?? params.location_id
+  if (c.location !== undefined && location !== undefined && location !== c.location) {
     return { status: 403, account: undefined, acting: false }
   }
+  if (v.accountOnly === true && c.mode === 'destination') return { status: 403, account: undefined, acting: false }
   const account = c.mode === 'direct' ? A : undefined
   if (v.recorded === true) {
     // the platform sees every reader's outcome; a merchant key its own merchant's
