@@ -1,4 +1,4 @@
-import { Type, type TOptional, type TProperties, type TSchema } from '@sinclair/typebox'
+import { Type, type Static, type TOptional, type TProperties, type TSchema } from '@sinclair/typebox'
 import { OrNull } from './common.js'
 
 /**
@@ -22,6 +22,39 @@ const Obj = <R extends TProperties, O extends TProperties>(required: R, optional
   return Type.Object(props as R & Optional<O>, { additionalProperties: true, ...(description === undefined ? {} : { description }) })
 }
 
+// a Record's key schema is not checked by Ajv: the key bounds are `propertyNames`
+const MetadataParam = Type.Record(Type.String(), Type.String({ maxLength: 500 }), {
+  maxProperties: 50,
+  propertyNames: { maxLength: 40 },
+  description: 'metadata[key]=value (Stripe: 50 keys, key ≤ 40, value ≤ 500 characters; empty deletes)'
+})
+const Bool = (description: string) => Type.Boolean({ description })
+/**
+ * A list as a till may send it: `k[]=…` or a JSON array, or Rack's `k[0]=…` (an object of index
+ * keys; stripe-node encodes it back to the same `k[0]=…`).
+ */
+const List = <T extends TSchema>(item: T, max: number, min = 0) => Type.Union([
+  Type.Array(item, { minItems: min, maxItems: max }),
+  Type.Unsafe<Record<string, Static<T>>>({
+    type: 'object', patternProperties: { '^[0-9]{1,4}$': item }, additionalProperties: false, minProperties: min, maxProperties: max
+  })
+], { description: 'a list: k[]=…, k[0]=… or a JSON array' })
+const Amount = (description: string) => Type.Integer({ minimum: 0, maximum: 99_999_999, description })
+/** Stripe's on-reader tipping and cancellation options, as process_config and collect_config share them */
+const ReaderPaymentOptions = {
+  skip_tipping: Bool('no tipping screen'),
+  tipping: Type.Object({ amount_eligible: Amount('the amount tips are computed on') }, { additionalProperties: false }),
+  enable_customer_cancellation: Bool('the customer may cancel on the reader'),
+  allow_redisplay: Type.Union([Type.Literal('always'), Type.Literal('limited'), Type.Literal('unspecified')], {
+    description: 'whether the saved card may be shown again'
+  })
+}
+/** an object of optional fields and nothing else */
+const Options = <T extends TProperties>(props: T, description: string) =>
+  // cast: Object.fromEntries loses the key types; every field of `props` is made optional
+  Type.Object(Object.fromEntries(Object.entries(props).map(([k, v]) => [k, Type.Optional(v)])) as Optional<T>,
+    { additionalProperties: false, description })
+
 export const PaymentMethodTypes = Type.Union([
   Type.Array(Type.String({ maxLength: 100 }), { maxItems: 20 }),
   Type.Record(Type.String(), Type.String({ maxLength: 100 })),
@@ -41,7 +74,10 @@ export const CreatePaymentIntentBody = Obj({}, {
   capture_method: Str('default manual'),
   payment_method_types: PaymentMethodTypes,
   payment_method_options: Params,
-  receipt_email: Str('sent a receipt by Stripe')
+  receipt_email: Str('sent a receipt by Stripe'),
+  metadata: MetadataParam,
+  customer: Type.String({ maxLength: 255, description: 'a Customer (cus_…)' }),
+  statement_descriptor_suffix: Type.String({ maxLength: 22, description: 'appended to the statement descriptor (at most 22 characters)' })
 })
 export const CaptureBody = Obj(
   { payment_intent_id: Id('the PaymentIntent (pi_…)') },
@@ -72,12 +108,7 @@ const Paging = {
 }
 export const ListLocationsQuery = Type.Object(Paging)
 export const ListReadersPageQuery = Type.Object({ ...ListReadersQuery.properties, ...Paging })
-// a Record's key schema is not checked by Ajv: the key bounds are `propertyNames`
-const Metadata = Type.Record(Type.String(), Type.String({ maxLength: 500 }), {
-  maxProperties: 50,
-  propertyNames: { maxLength: 40 },
-  description: 'metadata[key]=value (Stripe: 50 keys, key ≤ 40, value ≤ 500 characters; empty deletes)'
-})
+const Metadata = MetadataParam
 const Address = CreateLocationBody.properties.address
 export const LocationBody = Obj({ location_id: Id('the Location (tml_…)') }, {})
 export const LocationQuery = Type.Object({ location_id: Id('the Location (tml_…)') }, { required: ['location_id'] })
@@ -90,7 +121,7 @@ export const UpdateLocationBody = Obj({ location_id: Id('the Location (tml_…)'
   metadata: Metadata
 })
 export const UpdateReaderBody = Obj({ reader_id: Id('the Reader (tmr_…)') }, { label: Str('a name for the reader'), metadata: Metadata })
-const Amounts = (what: string) => Type.Array(Type.Integer({ minimum: 0, maximum: 100_000_000 }), { maxItems: 3, description: what })
+const Amounts = (what: string) => Type.Union(List(Type.Integer({ minimum: 0, maximum: 100_000_000 }), 3).anyOf, { description: what })
 const Tipping = Type.Record(Type.String(), Type.Object({
   percentages: Type.Optional(Amounts('up to 3 percentages offered')),
   fixed_amounts: Type.Optional(Amounts('up to 3 amounts offered, in the smallest unit')),
@@ -114,8 +145,65 @@ export const UpdateConfigurationBody = Obj({ configuration_id: Id('the configura
 export const ConfigurationBody = Obj({ configuration_id: Id('the configuration (tmc_…)') }, {})
 export const ListConfigurationsQuery = Type.Object(Paging)
 export const Deleted = Type.Object({ id: Type.String(), deleted: Type.Literal(true) }, { additionalProperties: true })
-export const ProcessPaymentIntentBody = Obj({ reader_id: Id('the Reader (tmr_…)'), payment_intent_id: Id('the PaymentIntent (pi_…)') }, {})
-export const ProcessSetupIntentBody = Obj({ reader_id: Id('the Reader (tmr_…)'), setup_intent_id: Id('the SetupIntent (seti_…)') }, {})
+export const ProcessPaymentIntentBody = Obj({ reader_id: Id('the Reader (tmr_…)'), payment_intent_id: Id('the PaymentIntent (pi_…)') }, {
+  process_config: Options({ ...ReaderPaymentOptions, return_url: Type.String({ maxLength: 2000, format: 'uri' }) },
+    'process_config[skip_tipping], [tipping][amount_eligible], [enable_customer_cancellation], [return_url], [allow_redisplay]')
+})
+export const ProcessSetupIntentBody = Obj({ reader_id: Id('the Reader (tmr_…)'), setup_intent_id: Id('the SetupIntent (seti_…)') }, {
+  process_config: Options({ enable_customer_cancellation: ReaderPaymentOptions.enable_customer_cancellation },
+    'process_config[enable_customer_cancellation]')
+})
+const Line = Type.Object({
+  description: Type.String({ minLength: 1, maxLength: 5000 }),
+  amount: Type.Integer({ minimum: -99_999_999, maximum: 99_999_999 }),
+  quantity: Type.Integer({ minimum: 1, maximum: 10_000 })
+}, { additionalProperties: false })
+export const SetReaderDisplayBody = Obj({
+  reader_id: Id('the Reader (tmr_…)'),
+  cart: Type.Object({
+    currency: Type.String({ pattern: '^[a-zA-Z]{3}$' }),
+    line_items: List(Line, 100, 1),
+    tax: Type.Optional(Amount('tax, in the smallest unit')),
+    total: Amount('the total, in the smallest unit')
+  }, {
+    additionalProperties: false,
+    description: 'cart[currency], cart[line_items][0][description|amount|quantity], cart[tax], cart[total]'
+  })
+}, {})
+const Text = (max: number) => Type.String({ minLength: 1, maxLength: max })
+const Input = Type.Object({
+  type: Type.Union(['signature', 'email', 'phone', 'text', 'numeric', 'selection'].map(v => Type.Literal(v))),
+  custom_text: Type.Object({
+    title: Text(40),
+    description: Type.Optional(Text(500)),
+    submit_button: Type.Optional(Text(14)),
+    skip_button: Type.Optional(Text(14))
+  }, { additionalProperties: false }),
+  required: Type.Optional(Type.Boolean()),
+  selection: Type.Optional(Type.Object({
+    choices: List(Type.Object({
+      id: Text(50), text: Text(30), style: Type.Optional(Type.Union([Type.Literal('primary'), Type.Literal('secondary')]))
+    }, { additionalProperties: false }), 10, 1)
+  }, { additionalProperties: false })),
+  toggles: Type.Optional(List(Type.Object({
+    title: Type.Optional(Text(50)),
+    description: Type.Optional(Text(50)),
+    default_value: Type.Optional(Type.Union([Type.Literal('enabled'), Type.Literal('disabled')]))
+  }, { additionalProperties: false }), 3))
+}, { additionalProperties: false })
+export const CollectInputsBody = Obj({ reader_id: Id('the Reader (tmr_…)'), inputs: List(Input, 5, 1) }, {
+  metadata: MetadataParam
+})
+const ReaderAndIntent = { reader_id: Id('the Reader (tmr_…)'), payment_intent_id: Id('the PaymentIntent (pi_…)') }
+export const CollectPaymentMethodBody = Obj(ReaderAndIntent, {
+  collect_config: Options(ReaderPaymentOptions,
+    'collect_config[skip_tipping], [tipping][amount_eligible], [enable_customer_cancellation], [allow_redisplay]')
+})
+export const ConfirmPaymentIntentBody = Obj(ReaderAndIntent, {
+  confirm_config: Options({ return_url: Type.String({ maxLength: 2000, format: 'uri' }) }, 'confirm_config[return_url]')
+})
+export const ReaderQuery = Type.Object({ reader_id: Id('the Reader (tmr_…)') }, { required: ['reader_id'] })
+export const PaymentIntentQuery = Type.Object({ payment_intent_id: Id('the PaymentIntent (pi_…)') }, { required: ['payment_intent_id'] })
 export const ReaderBody = Obj({ reader_id: Id('the Reader (tmr_…)') }, {})
 export const SimulatePaymentBody = Obj({ reader_id: Id('the Reader (tmr_…)') }, {
   card_number: Type.String({ pattern: '^[0-9]{12,19}$', description: 'a test card number' })

@@ -151,9 +151,10 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
       ...pick(body, ['amount']),
       currency: body.currency ?? 'usd',
       description: body.description ?? 'Example PaymentIntent',
-      ...pick(body, ['payment_method_options', 'receipt_email']),
+      ...pick(body, ['payment_method_options', 'receipt_email', 'metadata', 'customer', 'statement_descriptor_suffix']),
       ...chargeParams(request, body.amount)
     }
+    await assertOwned(request, { customer: body.customer })
     const intent = await stripe().paymentIntents.create(
       stripeParams<Stripe.PaymentIntentCreateParams>(params),
       callOptions(request, 'create')

@@ -53,7 +53,8 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => {
     const { reader_id: reader, payment_intent_id: paymentIntent } = request.body
     await assertOwned(request, { reader, payment_intent: paymentIntent })
-    return await stripe().terminal.readers.processPaymentIntent(reader, { payment_intent: paymentIntent }, callOptions(request, 'process'))
+    const params = { payment_intent: paymentIntent, ...pick(request.body, ['process_config']) }
+    return await stripe().terminal.readers.processPaymentIntent(reader, params, callOptions(request, 'process'))
   })
 
   fastify.post('/process_setup_intent', {
@@ -69,13 +70,165 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => {
     await assertOwned(request, { reader: request.body.reader_id, setup_intent: request.body.setup_intent_id })
     const consent = versioned('terminal.readers.process_setup_intent', fastify.config.apiVersion)
-    const params = stripeParams<Stripe.Terminal.ReaderProcessSetupIntentParams>({ setup_intent: request.body.setup_intent_id, ...consent })
+    const params = stripeParams<Stripe.Terminal.ReaderProcessSetupIntentParams>({
+      setup_intent: request.body.setup_intent_id, ...consent, ...pick(request.body, ['process_config'])
+    })
     return await stripe().terminal.readers.processSetupIntent(request.body.reader_id, params, callOptions(request, 'process'))
+  })
+
+  fastify.post('/set_reader_display', {
+    config: { errorPrefix: 'Error setting reader display!' },
+    schema: {
+
+      tags,
+
+      security,
+
+      consumes,
+
+      summary: 'Show a cart on a reader',
+
+      body: S.SetReaderDisplayBody,
+
+      response: { 200: S.StripeObject }
+
+    }
+  }, async (request) => {
+    const { reader_id: reader, cart } = request.body
+    await assertOwned(request, { reader })
+    const params = stripeParams<Stripe.Terminal.ReaderSetReaderDisplayParams>({ type: 'cart', cart })
+    return await stripe().terminal.readers.setReaderDisplay(reader, params, callOptions(request, 'display'))
+  })
+
+  fastify.post('/collect_inputs', {
+    config: { errorPrefix: 'Error collecting inputs!' },
+    schema: {
+
+      tags,
+
+      security,
+
+      consumes,
+
+      summary: 'Ask the customer for a signature, an email, a choice…',
+
+      body: S.CollectInputsBody,
+
+      response: { 200: S.StripeObject }
+
+    }
+  }, async (request) => {
+    const { reader_id: reader } = request.body
+    await assertOwned(request, { reader })
+    const params = stripeParams<Stripe.Terminal.ReaderCollectInputsParams>(pick(request.body, ['inputs', 'metadata']))
+    return await stripe().terminal.readers.collectInputs(reader, params, callOptions(request, 'collect'))
+  })
+
+  fastify.post('/collect_payment_method', {
+    config: { errorPrefix: 'Error collecting payment method!' },
+    schema: {
+
+      tags,
+
+      security,
+
+      consumes,
+
+      summary: 'Collect a card for a PaymentIntent, to confirm later',
+
+      body: S.CollectPaymentMethodBody,
+
+      response: { 200: S.StripeObject }
+
+    }
+  }, async (request) => {
+    const { reader_id: reader, payment_intent_id: paymentIntent } = request.body
+    await assertOwned(request, { reader, payment_intent: paymentIntent })
+    const params = { payment_intent: paymentIntent, ...pick(request.body, ['collect_config']) }
+    return await stripe().terminal.readers.collectPaymentMethod(reader, params, callOptions(request, 'collect'))
+  })
+
+  fastify.post('/confirm_payment_intent', {
+    config: { errorPrefix: 'Error confirming PaymentIntent!' },
+    schema: {
+
+      tags,
+
+      security,
+
+      consumes,
+
+      summary: 'Confirm a PaymentIntent whose card was collected',
+
+      body: S.ConfirmPaymentIntentBody,
+
+      response: { 200: S.StripeObject }
+
+    }
+  }, async (request) => {
+    const { reader_id: reader, payment_intent_id: paymentIntent } = request.body
+    await assertOwned(request, { reader, payment_intent: paymentIntent })
+    const params = { payment_intent: paymentIntent, ...pick(request.body, ['confirm_config']) }
+    return await stripe().terminal.readers.confirmPaymentIntent(reader, params, callOptions(request, 'confirm'))
+  })
+
+  fastify.get('/retrieve_reader', {
+    config: { errorPrefix: 'Error retrieving Reader!' },
+    schema: {
+
+      tags,
+
+      security,
+
+      summary: 'A Reader, with its action (for polling)',
+
+      querystring: S.ReaderQuery,
+
+      response: { 200: S.StripeObject }
+
+    }
+  }, async (request) => {
+    await assertOwned(request, { reader: request.query.reader_id })
+    return await stripe().terminal.readers.retrieve(request.query.reader_id, undefined, readOptions(request))
+  })
+
+  fastify.get('/retrieve_payment_intent', {
+    config: { errorPrefix: 'Error retrieving PaymentIntent!' },
+    schema: {
+
+      tags,
+
+      security,
+
+      summary: 'A PaymentIntent (for polling)',
+
+      querystring: S.PaymentIntentQuery,
+
+      response: { 200: S.StripeObject }
+
+    }
+  }, async (request) => {
+    await assertOwned(request, { payment_intent: request.query.payment_intent_id })
+    return await stripe().paymentIntents.retrieve(request.query.payment_intent_id, undefined, readOptions(request))
   })
 
   fastify.post('/cancel_reader_action', {
     config: { errorPrefix: 'Error canceling reader action!' },
-    schema: { tags, security, consumes, summary: 'Cancel what a reader is doing', body: S.ReaderBody, response: { 200: S.StripeObject } }
+    schema: {
+
+      tags,
+
+      security,
+
+      consumes,
+
+      summary: 'Cancel what a reader is doing',
+
+      body: S.ReaderBody,
+
+      response: { 200: S.StripeObject }
+
+    }
   }, async (request) => {
     await assertOwned(request, { reader: request.body.reader_id })
     return await stripe().terminal.readers.cancelAction(request.body.reader_id, undefined, callOptions(request, 'cancel'))

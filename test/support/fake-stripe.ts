@@ -254,7 +254,11 @@ function route (call: Call): Reply {
     const types: Record<string, string> = {
       process_payment_intent: 'process_payment_intent',
       process_setup_intent: 'process_setup_intent',
-      refund_payment: 'refund_payment'
+      refund_payment: 'refund_payment',
+      set_reader_display: 'set_reader_display',
+      collect_inputs: 'collect_inputs',
+      collect_payment_method: 'collect_payment_method',
+      confirm_payment_intent: 'confirm_payment_intent'
     }
     if (action === 'cancel_action') return { body: reader(rid!) }
     if (types[action!] === undefined) return stripeError(404, 'invalid_request_error', `Unrecognized request URL (POST: ${call.path}).`)

@@ -58,6 +58,21 @@ const CONFIGURATIONS = 'Terminal/Configurations'
 const FROM_STRIPE_TYPES: Array<{ method: string, template: string, file: string, params: string }> = [
   { method: 'DELETE', template: '/v1/terminal/locations/{location}', file: 'Terminal/Locations', params: 'LocationDeleteParams' },
   { method: 'DELETE', template: '/v1/terminal/readers/{reader}', file: 'Terminal/Readers', params: 'ReaderDeleteParams' },
+  {
+    method: 'POST', template: '/v1/terminal/readers/{reader}/collect_inputs', file: 'Terminal/Readers', params: 'ReaderCollectInputsParams'
+  },
+  {
+    method: 'POST',
+    template: '/v1/terminal/readers/{reader}/collect_payment_method',
+    file: 'Terminal/Readers',
+    params: 'ReaderCollectPaymentMethodParams'
+  },
+  {
+    method: 'POST',
+    template: '/v1/terminal/readers/{reader}/confirm_payment_intent',
+    file: 'Terminal/Readers',
+    params: 'ReaderConfirmPaymentIntentParams'
+  },
   { method: 'GET', template: '/v1/terminal/configurations', file: CONFIGURATIONS, params: 'ConfigurationListParams' },
   { method: 'POST', template: '/v1/terminal/configurations', file: CONFIGURATIONS, params: 'ConfigurationCreateParams' },
   { method: 'GET', template: '/v1/terminal/configurations/{configuration}', file: CONFIGURATIONS, params: 'ConfigurationRetrieveParams' },

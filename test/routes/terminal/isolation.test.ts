@@ -101,7 +101,10 @@ const VARIANTS: Record<string, Variant[]> = {
   'POST /register_reader': [
     { label: 'into a location', names: [{ param: 'location', kind: 'location' }], extra: { registration_code: 'simulated-wpe' } }
   ],
-  'POST /create_payment_intent': [{ label: 'new', names: [], extra: { amount: '1000' } }],
+  'POST /create_payment_intent': [
+    { label: 'new', names: [], extra: { amount: '1000' } },
+    { label: 'for a customer', names: [{ param: 'customer', kind: 'customer' }], extra: { amount: '1000' } }
+  ],
   'POST /capture_payment_intent': [{ label: 'an intent', names: [PI] }],
   'POST /cancel_payment_intent': [{ label: 'an intent', names: [PI] }],
   'POST /update_payment_intent': [{ label: 'an intent', names: [PI], extra: { receipt_email: 'a@example.com' } }],
@@ -128,6 +131,32 @@ const VARIANTS: Record<string, Variant[]> = {
   ],
   'GET /reader_action': [{ label: 'a reader', names: [READER], recorded: true }],
   'GET /retrieve_location': [{ label: 'a location', names: [LOCATION_ID] }],
+  'POST /set_reader_display': [{
+    label: 'a cart',
+    names: [READER],
+    extra: {
+      'cart[currency]': 'usd',
+      'cart[line_items][0][description]': 'Tea',
+      'cart[line_items][0][amount]': '300',
+      'cart[line_items][0][quantity]': '1',
+      'cart[total]': '300'
+    }
+  }],
+  'POST /collect_inputs': [{
+    label: 'an email',
+    names: [READER],
+    extra: { 'inputs[0][type]': 'email', 'inputs[0][custom_text][title]': 'Your email' }
+  }],
+  'POST /collect_payment_method': [
+    { label: 'reader and intent', names: [READER, PI] },
+    { label: 'my reader, their intent', names: [MY_READER, PI] }
+  ],
+  'POST /confirm_payment_intent': [
+    { label: 'reader and intent', names: [READER, PI] },
+    { label: 'my reader, their intent', names: [MY_READER, PI] }
+  ],
+  'GET /retrieve_reader': [{ label: 'a reader', names: [READER] }],
+  'GET /retrieve_payment_intent': [{ label: 'an intent', names: [PI] }],
   'POST /update_location': [{ label: 'a location', names: [LOCATION_ID], extra: { display_name: 'Renamed' } }],
   'POST /delete_location': [{ label: 'a location', names: [LOCATION_ID] }],
   'POST /update_reader': [{ label: 'a reader', names: [READER], extra: { label: 'Till 9' } }],
