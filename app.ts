@@ -16,6 +16,7 @@ import redis from './plugins/app/redis.js'
 import store from './plugins/app/store.js'
 import stripe from './plugins/app/stripe.js'
 import merchantKeys from './plugins/app/merchant-keys.js'
+import readerEvents from './plugins/app/reader-events.js'
 import credentials from './plugins/app/credentials.js'
 import webhookEvents from './routes/webhooks/processing.js'
 import scheduler from './plugins/app/scheduler.js'
@@ -108,6 +109,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(store)
   await fastify.register(stripe)
   await fastify.register(merchantKeys)
+  await fastify.register(readerEvents)
   await fastify.register(credentials)
   await fastify.register(webhookEvents)
   await fastify.register(scheduler)

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely'
+import { PostgresAdapter, sql, type Kysely } from 'kysely'
 import type { Database } from './schema.js'
 
 // any: migrations run against the schema as it was then, not today's Database type (Kysely's advice)
@@ -70,6 +70,19 @@ export const migrations: Array<[string, Migration]> = [
     for (const [column, type] of [['charge', 'varchar(255)'], ['setup_intent', 'varchar(255)'], ['inputs', 'text']] as const) {
       await db.schema.alterTable('reader_actions').addColumn(column, type).execute()
     }
+  }],
+  // every change of a reader's action, in order, for the event streams (GET /reader_events)
+  ['004_reader_action_events', async db => {
+    const postgres = db.getExecutor().adapter instanceof PostgresAdapter
+    await db.schema.createTable('reader_action_events')
+      .addColumn('id', postgres ? 'bigserial' : 'integer', c => postgres ? c.primaryKey() : c.primaryKey().autoIncrement())
+      .addColumn('reader_id', 'varchar(255)', c => c.notNull())
+      .addColumn('livemode', 'integer', c => c.notNull())
+      .addColumn('account', 'varchar(255)')
+      .addColumn('body', 'text', c => c.notNull())
+      .addColumn('created_at', 'varchar(32)', c => c.notNull())
+      .execute()
+    await db.schema.createIndex('reader_action_events_reader').on('reader_action_events').columns(['reader_id', 'id']).execute()
   }]
 ]
 

@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely'
+
 /** The schema every repository is typed by (db/migrations.ts creates it). */
 /** The tables every area shares. Times are ISO 8601 UTC strings; event `created` is Unix seconds. */
 /** `livemode` is 0/1: better-sqlite3 cannot bind booleans, and one representation serves both engines. */
@@ -39,6 +41,16 @@ export interface Database {
     updated_at: string
     /** the connected account whose reader it is (Connect events carry it); null on the platform */
     account: string | null
+  }
+  reader_action_events: {
+    /** increasing: a stream's `Last-Event-ID` */
+    id: Generated<number>
+    reader_id: string
+    livemode: number
+    account: string | null
+    /** the JSON GET /reader_action answered at that change */
+    body: string
+    created_at: string
   }
   merchant_keys: {
     id: string

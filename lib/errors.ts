@@ -35,6 +35,9 @@ export const fail = {
     new HttpError(404, message, 'invalid_request_error', code),
   /** 413: a body or value over this route's limit */
   tooLarge: (message: string, code: string | null = null): HttpError => new HttpError(413, message, 'invalid_request_error', code),
+  /** 429 with `Retry-After`: too many at once from this caller */
+  tooMany: (message: string, code: string, retryAfterSeconds: number): HttpError =>
+    new HttpError(429, message, 'rate_limit_error', code, { 'retry-after': String(retryAfterSeconds) }),
   /** 502 or 504: an upstream could not be reached or did not answer in time */
   upstream: (status: 502 | 504, message: string): HttpError => new HttpError(status, message, 'api_error'),
   /** 503: this part of the service is off or cannot answer now; the caller may retry */

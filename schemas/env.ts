@@ -37,6 +37,9 @@ export const EnvSchema = Type.Object({
   MAX_CONNECTIONS_PER_CLIENT: Type.Integer({
     default: 100, minimum: 1, description: 'open sockets per client address (not applied behind TRUST_PROXY: the proxy caps its clients)'
   }),
+  MAX_STREAMS_PER_KEY: Type.Integer({
+    default: 100, minimum: 1, description: 'open reader event streams (GET /reader_events) per API key, merchant key or address'
+  }),
   SHUTDOWN_GRACE_MS: Type.Integer({
     default: 25000, minimum: 1000, description: 'SIGTERM: in-flight requests finish within this (Kubernetes waits 30 s by default)'
   }),

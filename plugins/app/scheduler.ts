@@ -56,8 +56,11 @@ export default fp(async function scheduler (fastify) {
   const HOUR = 3600_000
   const days = fastify.config.WEBHOOK_RETENTION_DAYS
   fastify.scheduler.add('prune-webhook-events', HOUR, async repos => {
-    const deleted = await repos.webhookEvents.prune(new Date(Date.now() - days * 24 * HOUR))
-    fastify.log.info({ deleted }, 'pruned webhook event ids')
+    const before = new Date(Date.now() - days * 24 * HOUR)
+    const deleted = await repos.webhookEvents.prune(before)
+    // the reader streams' log is kept as long: a till resuming after longer starts afresh
+    const changes = await repos.readerActions.pruneEvents(before)
+    fastify.log.info({ deleted, reader_changes: changes }, 'pruned webhook event ids')
   })
   fastify.scheduler.add('prune-nonces', HOUR, async repos => {
     fastify.log.info({ deleted: await repos.nonces.prune(new Date()) }, 'pruned used nonces')

@@ -14,6 +14,7 @@ import { assertOwned, listOwned, pageOwned } from './ownership.js'
 import { terminalErrors } from './errors.js'
 import readerRoutes from './readers.js'
 import fleetRoutes, { pageHeaders } from './fleet.js'
+import readerEventRoutes from './reader-events.js'
 import { isRecord } from '../../lib/values.js'
 
 /**
@@ -38,7 +39,7 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
 
   await fastify.register(strictOrigins, {
     methods: ['GET', 'POST'],
-    allowedHeaders: ['Authorization', 'X-API-Key', 'Content-Type', 'Accept', 'Idempotency-Key', 'X-Request-Id'],
+    allowedHeaders: ['Authorization', 'X-API-Key', 'Content-Type', 'Accept', 'Idempotency-Key', 'X-Request-Id', 'Last-Event-ID'],
     // a list's paging (routes/terminal/fleet.ts) is readable by a browser till too
     exposedHeaders: ['X-Request-Id', 'Stripe-Has-More', 'Link'],
     // the original answered preflights with 200
@@ -292,6 +293,7 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
 
   await fastify.register(readerRoutes)
   await fastify.register(fleetRoutes)
+  await fastify.register(readerEventRoutes)
 }
 
 export default terminal

@@ -7,6 +7,7 @@ import { pick, stripeParams } from './texts.js'
 import { callOptions, readOptions, refundParams } from './calls.js'
 import { assertOwned, pageOwned } from './ownership.js'
 import { pageHeaders } from './fleet.js'
+import { readerActionBody } from '../../lib/reader-action.js'
 import { ErrorBody } from '../../schemas/common.js'
 import * as S from '../../schemas/terminal.js'
 
@@ -274,9 +275,7 @@ const readerRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       const message = fastify.maskSecrets(`No action recorded for reader ${readerId}.`)
       return await reply.code(404).send(errorBody({ type: 'invalid_request_error', message, code: 'resource_missing' }))
     }
-    const { reader_id: _reader, livemode: _livemode, account: _account, inputs, ...action } = row
-    const collected: unknown = inputs === null ? null : JSON.parse(inputs)
-    return { reader_id: readerId, action: { ...action, inputs: Array.isArray(collected) ? collected : null } }
+    return readerActionBody(row)
   })
 
   fastify.post('/refund_payment', {

@@ -2,6 +2,7 @@ import type Stripe from 'stripe'
 import type { Repos } from '../../db/index.js'
 import { OWNER_METADATA } from '../../lib/ownership.js'
 import { field, idOf, stringField } from '../../lib/values.js'
+import { readerActionBody } from '../../lib/reader-action.js'
 
 /** What an event does to the service's data, through repositories bound to the event's transaction. */
 export type WebhookHandler = (repos: Repos, event: Stripe.Event) => Promise<void>
@@ -75,7 +76,11 @@ async function readerAction (repos: Repos, event: Stripe.Event): Promise<void> {
   const stamp = stringField(field(reader, 'metadata'), OWNER_METADATA)
   const account = typeof event.account === 'string' ? event.account : stamp ?? null
   // a newer outcome (by event time) is never overwritten by an older one (db/repos/reader-actions.ts)
-  await repos.readerActions.record({ reader_id: readerId, livemode, account, ...row })
+  const recorded = { reader_id: readerId, livemode, account, ...row }
+  // a change the streams send (GET /reader_events); an older outcome than the recorded one is not a change
+  if (await repos.readerActions.record(recorded)) {
+    await repos.readerActions.append({ reader_id: readerId, livemode, account, body: JSON.stringify(readerActionBody(recorded)) })
+  }
 }
 
 /** The handlers by event type; any other type is recorded and acknowledged. */

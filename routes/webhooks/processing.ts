@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { idOf } from '../../lib/values.js'
 import type Stripe from 'stripe'
 import { defaultHandlers, type WebhookHandler } from './handlers.js'
 import type { Delivery } from '../../db/repos/webhook-events.js'
@@ -25,11 +26,15 @@ export default fp(async function webhookEvents (fastify) {
   fastify.decorate('webhookEvents', {
     on (type, handler) { handlers.set(type, handler) },
     async process (delivery, event) {
-      return await fastify.store.transaction(async repos => {
+      const outcome = await fastify.store.transaction(async repos => {
         if (!await repos.webhookEvents.record(delivery)) return 'duplicate' as const
         if (event !== undefined) await handlers.get(event.type)?.(repos, event)
         return 'handled' as const
       })
+      // committed: this replica's streams of the reader read the change (others hear Postgres's NOTIFY)
+      const reader = event?.type.startsWith('terminal.reader.action_') === true ? idOf(event.data.object) : null
+      if (outcome === 'handled' && reader !== null) fastify.readerEvents.changed(reader)
+      return outcome
     }
   })
-}, { name: 'webhook-events', dependencies: ['store'], fastify: '5.x' })
+}, { name: 'webhook-events', dependencies: ['store', 'reader-events'], fastify: '5.x' })

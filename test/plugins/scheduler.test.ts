@@ -12,6 +12,9 @@ t.test('upkeep prunes old event ids and expired nonces', async t => {
       { id: 'evt_new', type: 'x', account: null, livemode: 0, created: 1, received_at: new Date(Date.now() - 29 * day).toISOString() }
     ])
     .execute()
+  const change = (ago: number) =>
+    ({ reader_id: 'tmr_1', livemode: 0, account: null, body: '{}', created_at: new Date(Date.now() - ago * day).toISOString() })
+  await db.insertInto('reader_action_events').values([change(31), change(29)]).execute()
   await db
     .insertInto('nonces')
     .values([
@@ -29,6 +32,8 @@ t.test('upkeep prunes old event ids and expired nonces', async t => {
     (await db.selectFrom('nonces').select('nonce').execute()).map(r => r.nonce),
     ['used_live']
   )
+  const changes = await db.selectFrom('reader_action_events').select('id').execute()
+  t.equal(changes.length, 1, 'the reader streams\' log: only the recent change')
   await t.rejects(app.scheduler.run('no-such-job'), /no job named/)
 })
 

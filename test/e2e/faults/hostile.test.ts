@@ -211,9 +211,13 @@ t.test(controls, needs('TEST_DATABASE_URL', TEST_DATABASE_URL), async t => {
         const headers: Record<string, string> = route.url.startsWith('/admin')
           ? { authorization: `Bearer ${ADMIN}` }
           : apps ? { 'stripe-signature': sign(payload, APP_SECRET) } : { 'x-api-key': API_KEY }
+        const query = new URLSearchParams(params as Record<string, string>).toString()
+        // an event stream stays open when it opens: its status is read, then it is closed
+        const streams = route.url === '/reader_events'
         const res = method === 'GET'
-          ? await app.inject({ method, url: `${route.url}?${new URLSearchParams(params as Record<string, string>).toString()}`, headers })
+          ? await app.inject({ method, url: `${route.url}?${query}`, headers, ...(streams ? { payloadAsStream: true } : {}) })
           : await app.inject({ method, url: route.url, headers: { ...headers, 'content-type': 'application/json' }, payload })
+        if (streams) res.stream().destroy()
         probed++
         statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1)
         if (res.statusCode >= 500) t.fail(`${method} ${route.url} ${name}=${JSON.stringify(c)}: ${res.statusCode} ${res.body}`)

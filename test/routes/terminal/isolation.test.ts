@@ -7,6 +7,7 @@ import type { RouteOptions } from 'fastify'
 import { build, needs, pgUrl, sign, TEST_DATABASE_URL } from '../../support/helper.js'
 import type { FakeStripe } from '../../support/fake-stripe.js'
 import { fixture, fixturesAvailable } from '../../support/fixtures.js'
+import { Readable } from 'node:stream'
 
 const PLATFORM_KEY = 'p'.repeat(32)
 const ADMIN = 'admin-key-0123456789abcdef0123456789'
@@ -84,6 +85,11 @@ interface Variant {
   recorded?: true
   /** the route manages what an account owns outright (reader configurations): refused to destination keys */
   accountOnly?: true
+  /**
+   * the route streams (GET /reader_events): it opens for every valid key, calls no Stripe, and
+   * filters by the key's merchant (which changes each key hears: reader-events.test.ts)
+   */
+  stream?: true
 }
 
 const PI = { param: 'payment_intent_id', kind: 'payment_intent' } as const
@@ -131,6 +137,7 @@ const VARIANTS: Record<string, Variant[]> = {
   ],
   'GET /reader_action': [{ label: 'a reader', names: [READER], recorded: true }],
   'GET /retrieve_location': [{ label: 'a location', names: [LOCATION_ID] }],
+  'GET /reader_events': [{ label: 'a reader', names: [READER], stream: true }],
   'POST /set_reader_display': [{
     label: 'a cart',
     names: [READER],
@@ -179,6 +186,7 @@ function expected (c: Caller, v: Variant, owners: Owner[], params: Record<string
     return { status: 403, account: undefined, acting: false }
   }
   if (v.accountOnly === true && c.mode === 'destination') return { status: 403, account: undefined, acting: false }
+  if (v.stream === true) return { status: 200, account: undefined, acting: false }
   const account = c.mode === 'direct' ? A : undefined
   if (v.recorded === true) {
     // the platform sees every reader's outcome; a merchant key its own merchant's
@@ -276,6 +284,13 @@ async function suite (t: Test, databaseUrl: string): Promise<void> {
   const terminal = served.filter(r => r.config?.area === 'terminal')
   const request = async (route: RouteOptions, caller: Caller, params: Record<string, string>) => {
     const query = new URLSearchParams(params).toString()
+    if (route.url === '/reader_events') {
+      // an open stream never ends by itself: its status and headers are read, then it is closed
+      const res = await app.inject({ method: 'GET', url: `${route.url}?${query}`, headers: caller.headers, payloadAsStream: true })
+      const body = res.statusCode === 200 ? '' : await new Response(Readable.toWeb(res.stream()) as ReadableStream).text()
+      res.stream().destroy()
+      return { statusCode: res.statusCode, body, json: () => JSON.parse(body) as unknown }
+    }
     return route.method === 'GET'
       ? await app.inject({ method: 'GET', url: `${route.url}?${query}`, headers: caller.headers })
       : await app.inject({
@@ -306,7 +321,7 @@ async function suite (t: Test, databaseUrl: string): Promise<void> {
             const what = `${name} (${v.label}) by ${caller.name} on ${owners.join(' + ') || 'nothing'}`
             cases++
             t.equal(res.statusCode, want.status, `${what}: ${res.body.slice(0, 120)}`)
-            if (want.status === 401 || want.status === 403 || v.recorded === true) {
+            if (want.status === 401 || want.status === 403 || v.recorded === true || v.stream === true) {
               t.equal(fake.calls.length, 0, `${what}: Stripe never called`)
               continue
             }
