@@ -131,6 +131,67 @@ t.test('the same till page on a disallowed origin is blocked, and nothing reache
   t.equal(fake.calls.length, 0, 'nothing reached Stripe: no token, no PaymentIntent')
 })
 
+/** A till page that opens the reader's event stream with a streaming fetch and shows each outcome */
+const STREAM = (api: string, key: string) => `<!doctype html><meta charset="utf-8"><title>stream</title>
+<p id="status">waiting</p><script>
+window.events = []
+window.opened = (async () => {
+  const res = await fetch(${JSON.stringify(api)} + '/reader_events?reader_id=tmr_browser',
+    { headers: { 'X-API-Key': ${JSON.stringify(key)} } })
+  window.headers = { type: res.headers.get('content-type'), id: res.headers.get('x-request-id') }
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
+  ;(async () => {
+    let buffer = ''
+    for (;;) {
+      const { value, done } = await reader.read()
+      if (done) break
+      buffer += value
+      for (let cut; (cut = buffer.indexOf('\\n\\n')) !== -1; buffer = buffer.slice(cut + 2)) {
+        const data = buffer.slice(0, cut).split('\\n').find(l => l.startsWith('data: '))
+        if (!data) continue
+        const action = JSON.parse(data.slice(6)).action
+        window.events.push(action)
+        document.getElementById('status').textContent = action.status + (action.failure_code ? ' ' + action.failure_code : '')
+      }
+    }
+  })()
+  return res.status
+})()
+</script>`
+
+t.test('a till page opens the reader event stream with the API key header and shows the outcome', { skip }, async t => {
+  const pages: Record<string, string> = {}
+  const port = await pageServer(t, pages)
+  const WHSEC = 'whsec_browser'
+  const env = { API_KEY: KEY, STRIPE_WEBHOOK_SECRET: WHSEC, ALLOWED_ORIGINS: `http://localhost:${port}` }
+  const { app } = await build(t, { env })
+  const api = await listen(app)
+  pages['/stream.html'] = STREAM(api, KEY)
+  const page = await (await launch(t)).newPage()
+  await page.goto(`http://localhost:${port}/stream.html`)
+  t.equal(await page.evaluate('window.opened'), 200, 'the preflight passed (X-API-Key) and the stream opened')
+  t.match(await page.evaluate('window.headers'), { type: /^text\/event-stream/, id: /./ }, 'its headers are readable through CORS')
+  const payload = JSON.stringify({
+    id: 'evt_browser',
+    object: 'event',
+    type: 'terminal.reader.action_failed',
+    livemode: false,
+    created: 1_700_000_000,
+    data: {
+      object: {
+        id: 'tmr_browser',
+        object: 'terminal.reader',
+        metadata: {},
+        action: { type: 'process_payment_intent', status: 'failed', failure_code: 'card_declined', failure_message: 'Declined.' }
+      }
+    }
+  })
+  const headers = { 'content-type': 'application/json', 'stripe-signature': sign(payload, WHSEC) }
+  t.equal((await app.inject({ method: 'POST', url: '/webhooks', payload, headers })).statusCode, 200)
+  await page.waitForFunction('window.events.length > 0')
+  t.equal(await page.textContent('#status'), 'failed card_declined', 'the page shows the outcome as it happened')
+})
+
 t.test('a sandboxed UI extension (origin null) calls /apps/session with each signing pattern', { skip }, async t => {
   const { app } = await build(t, { env: { STRIPE_APP_SECRET: APP_SECRET } })
   const api = await listen(app)
