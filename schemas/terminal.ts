@@ -33,12 +33,12 @@ const Bool = (description: string) => Type.Boolean({ description })
  * A list as a till may send it: `k[]=…` or a JSON array, or Rack's `k[0]=…` (an object of index
  * keys; stripe-node encodes it back to the same `k[0]=…`).
  */
-const List = <T extends TSchema>(item: T, max: number, min = 0) => Type.Union([
+const List = <T extends TSchema>(item: T, max: number, min = 0, description = 'a list: k[]=…, k[0]=… or a JSON array') => Type.Union([
   Type.Array(item, { minItems: min, maxItems: max }),
   Type.Unsafe<Record<string, Static<T>>>({
     type: 'object', patternProperties: { '^[0-9]{1,4}$': item }, additionalProperties: false, minProperties: min, maxProperties: max
   })
-], { description: 'a list: k[]=…, k[0]=… or a JSON array' })
+], { description })
 const Amount = (description: string) => Type.Integer({ minimum: 0, maximum: 99_999_999, description })
 /** Stripe's on-reader tipping and cancellation options, as process_config and collect_config share them */
 const ReaderPaymentOptions = {
@@ -108,7 +108,6 @@ const Paging = {
 }
 export const ListLocationsQuery = Type.Object(Paging)
 export const ListReadersPageQuery = Type.Object({ ...ListReadersQuery.properties, ...Paging })
-const Metadata = MetadataParam
 const Address = CreateLocationBody.properties.address
 export const LocationBody = Obj({ location_id: Id('the Location (tml_…)') }, {})
 export const LocationQuery = Type.Object({ location_id: Id('the Location (tml_…)') }, { required: ['location_id'] })
@@ -118,10 +117,12 @@ export const UpdateLocationBody = Obj({ location_id: Id('the Location (tml_…)'
   configuration_overrides: Type.String({
     maxLength: 255, description: 'a reader configuration (tmc_…) for this Location; empty clears it'
   }),
-  metadata: Metadata
+  metadata: MetadataParam
 })
-export const UpdateReaderBody = Obj({ reader_id: Id('the Reader (tmr_…)') }, { label: Str('a name for the reader'), metadata: Metadata })
-const Amounts = (what: string) => Type.Union(List(Type.Integer({ minimum: 0, maximum: 100_000_000 }), 3).anyOf, { description: what })
+export const UpdateReaderBody = Obj({ reader_id: Id('the Reader (tmr_…)') }, {
+  label: Str('a name for the reader'), metadata: MetadataParam
+})
+const Amounts = (what: string) => List(Type.Integer({ minimum: 0, maximum: 100_000_000 }), 3, 0, what)
 const Tipping = Type.Record(Type.String(), Type.Object({
   percentages: Type.Optional(Amounts('up to 3 percentages offered')),
   fixed_amounts: Type.Optional(Amounts('up to 3 amounts offered, in the smallest unit')),

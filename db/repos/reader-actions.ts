@@ -7,6 +7,8 @@ type ReaderActionEvent = Database['reader_action_events']
 export type ReaderActionEventRow = Pick<Selectable<ReaderActionEvent>, 'id' | 'body'>
 /** the Postgres channel a reader's change is announced on; its payload is the reader id */
 export const READER_CHANNEL = 'reader_action_events'
+/** how many changes one read of the log returns at most */
+export const EVENTS_PAGE = 100
 
 /** Each reader's last action outcome, from the terminal.reader.action_* webhooks. */
 export const readerActions = (db: Db) => ({
@@ -54,7 +56,7 @@ export const readerActions = (db: Db) => ({
     let query = db.selectFrom('reader_action_events').select(['id', 'body'])
       .where('reader_id', '=', readerId).where('livemode', '=', livemode).where('id', '>', afterId)
     if (account !== undefined) query = query.where('account', '=', account)
-    return await query.orderBy('id').limit(100).execute()
+    return await query.orderBy('id').limit(EVENTS_PAGE).execute()
   },
 
   /** Deletes the changes recorded before `before`; how many. */

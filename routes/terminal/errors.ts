@@ -11,6 +11,8 @@ declare module 'fastify' {
     checkKey?: boolean
     /** the area a route belongs to, stamped by the area itself (the isolation tests find the Terminal routes by it) */
     area?: 'terminal'
+    /** the route answers with a stream that stays open (tests read its status, then close it) */
+    streams?: true
   }
 }
 

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { EVENTS_PAGE } from '../../db/repos/reader-actions.js'
 import { fail } from '../../lib/errors.js'
 import { errorFields } from '../../lib/values.js'
 import * as S from '../../schemas/terminal.js'
@@ -21,7 +22,7 @@ const readerEventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const cap = fastify.config.MAX_STREAMS_PER_KEY
 
   fastify.get('/reader_events', {
-    config: { errorPrefix: 'Error streaming reader events!' },
+    config: { errorPrefix: 'Error streaming reader events!', streams: true },
     schema: {
       tags,
       security,
@@ -74,7 +75,7 @@ const readerEventRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
             raw.write(`id: ${row.id}\nevent: action\ndata: ${row.body}\n\n`)
             last = row.id
           }
-          if (rows.length === 100) again = true
+          if (rows.length === EVENTS_PAGE) again = true
         } while (again)
       } finally {
         pumping = false

@@ -199,21 +199,11 @@ function route (call: Call): Reply {
   if (m === 'GET /v1/terminal/locations') {
     return {
       body: list('/v1/terminal/locations', [
+        location('tml_1'),
         {
-          id: 'tml_1',
-          object: 'terminal.location',
-          display_name: 'HQ',
-          address: { line1: '1 Main St', city: 'SF', country: 'US', postal_code: '94110', state: 'CA', line2: null },
-          livemode: false,
-          metadata: {}
-        },
-        {
-          id: 'tml_2',
-          object: 'terminal.location',
+          ...location('tml_2'),
           display_name: 'Store',
-          address: { line1: '2 Main St', city: 'SF', country: 'US', postal_code: '94110', state: 'CA', line2: null },
-          livemode: false,
-          metadata: {}
+          address: { line1: '2 Main St', city: 'SF', country: 'US', postal_code: '94110', state: 'CA', line2: null }
         }
       ])
     }

@@ -213,7 +213,7 @@ t.test(controls, needs('TEST_DATABASE_URL', TEST_DATABASE_URL), async t => {
           : apps ? { 'stripe-signature': sign(payload, APP_SECRET) } : { 'x-api-key': API_KEY }
         const query = new URLSearchParams(params as Record<string, string>).toString()
         // an event stream stays open when it opens: its status is read, then it is closed
-        const streams = route.url === '/reader_events'
+        const streams = route.config?.streams === true
         const res = method === 'GET'
           ? await app.inject({ method, url: `${route.url}?${query}`, headers, ...(streams ? { payloadAsStream: true } : {}) })
           : await app.inject({ method, url: route.url, headers: { ...headers, 'content-type': 'application/json' }, payload })

@@ -284,7 +284,7 @@ async function suite (t: Test, databaseUrl: string): Promise<void> {
   const terminal = served.filter(r => r.config?.area === 'terminal')
   const request = async (route: RouteOptions, caller: Caller, params: Record<string, string>) => {
     const query = new URLSearchParams(params).toString()
-    if (route.url === '/reader_events') {
+    if (route.config?.streams === true) {
       // an open stream never ends by itself: its status and headers are read, then it is closed
       const res = await app.inject({ method: 'GET', url: `${route.url}?${query}`, headers: caller.headers, payloadAsStream: true })
       const body = res.statusCode === 200 ? '' : await new Response(Readable.toWeb(res.stream()) as ReadableStream).text()
