@@ -10,6 +10,10 @@ export const serviceEnv = (base: string): Record<string, string> => ({
   API_KEY: BENCH_KEY,
   ALLOWED_ORIGINS: 'https://pos.example.com',
   RATE_LIMIT_MAX: '1000000000',
+  // one load generator is one client address with up to 1,000 sockets (production behind a proxy
+  // sets TRUST_PROXY, where the per-client cap does not apply)
+  MAX_CONNECTIONS: '5000',
+  MAX_CONNECTIONS_PER_CLIENT: '5000',
   DATABASE_URL: 'sqlite::memory:',
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'info'
 })

@@ -1,12 +1,13 @@
 /**
  * The processes of a benchmark run, one role each (argv[2]):
- *   fake     the fake Stripe (test/support/fake-stripe.ts)
+ *   fake     the fake Stripe (test/support/fake-stripe.ts), answering after BENCH_UPSTREAM_MS (0)
  *   service  this service, as in production: API key, CORS allowlist, helmet, rate limit, validation,
  *            the log (LOG_LEVEL, default info) through the buffered stdout server.ts uses, to a pipe;
  *            it also prints two merchant keys it made (direct, destination), for the merchant scenarios
  *            (BENCH_METRICS=off: the same service with its metrics not recorded)
  *   bare     a bare Fastify + stripe-node server making the same Stripe calls (the baseline),
  *            stripe-node and Fastify with their defaults (no logger)
+ *   express  the same server on bare Express 5 (express.urlencoded), stripe-node with its defaults
  * Each prints `READY <port>` when listening, on BENCH_PORT when set (the cold-start measure).
  * Each role imports only what it runs, so the bare server's start-up is a bare server's.
  */
@@ -20,13 +21,18 @@ const port = Number(process.env.BENCH_PORT ?? 0)
 
 if (role === 'fake') {
   const { FakeStripe } = await import('../test/support/fake-stripe.js')
-  const fake = await new FakeStripe().start()
+  // Stripe's latency, and no spec check per call: the fake shares a core with the load generator
+  const fake = await new FakeStripe({ latencyMs: Number(process.env.BENCH_UPSTREAM_MS ?? 0), checkSpec: false }).start()
   // the PaymentIntent the destination-key scenario captures: the bench merchant's, on the platform
-  fake.put({ id: 'pi_bench', object: 'payment_intent', transfer_data: { destination: 'acct_bench' }, on_behalf_of: 'acct_bench' })
-  // keep memory flat: the recorder is for tests
+  const bench = (): void => {
+    fake.put({ id: 'pi_bench', object: 'payment_intent', transfer_data: { destination: 'acct_bench' }, on_behalf_of: 'acct_bench' })
+  }
+  bench()
+  // keep memory flat: the recorder and the store are for tests
   setInterval(() => {
     fake.calls.length = 0
-    fake.specViolations.length = 0
+    fake.objects.clear()
+    bench()
   }, 1000).unref()
   console.log(`READY ${new URL(fake.url).port}`)
 } else if (role === 'service') {
@@ -80,7 +86,43 @@ if (role === 'fake') {
   })
   await server.listen({ port, host: '127.0.0.1' })
   console.log(`READY ${(server.server.address() as { port: number }).port}`)
+} else if (role === 'express') {
+  const [{ default: express }, { default: Stripe }, { request }] = await Promise.all([
+    import('express'), import('stripe'), import('undici')
+  ])
+  const base = new URL(stripeBase)
+  const stripe = new Stripe('sk_test_bench', { host: base.hostname, port: Number(base.port), protocol: 'http', maxNetworkRetries: 0 })
+  const server = express()
+  server.use(express.urlencoded({ extended: true }))
+  // Express 5 passes a rejected promise to its error handler
+  server.post('/connection_token', async (_req, res) => {
+    res.json({ secret: (await stripe.terminal.connectionTokens.create()).secret })
+  })
+  server.post('/create_payment_intent', async (req, res) => {
+    const b = req.body as Record<string, string>
+    const pi = await stripe.paymentIntents.create({
+      amount: Number(b.amount),
+      currency: b.currency ?? 'usd',
+      payment_method_types: ['card_present'],
+      capture_method: 'manual',
+      description: 'Example PaymentIntent'
+    } as Parameters<typeof stripe.paymentIntents.create>[0])
+    res.json({ intent: pi.id, secret: pi.client_secret })
+  })
+  server.post('/capture_payment_intent', async (req, res) => {
+    const pi = await stripe.paymentIntents.capture((req.body as Record<string, string>).payment_intent_id!)
+    res.json({ intent: pi.id, secret: pi.client_secret })
+  })
+  server.get('/v1/apis/http/stripe/*path', async (req, res) => {
+    const upstream = await request(`${stripeBase}${req.url.slice('/v1/apis/http/stripe'.length)}`, {
+      headers: { authorization: 'Bearer rk_test_bench' }
+    })
+    res.status(upstream.statusCode).type('application/json').send(Buffer.from(await upstream.body.arrayBuffer()))
+  })
+  const listening = server.listen(port, '127.0.0.1', () => {
+    console.log(`READY ${(listening.address() as { port: number }).port}`)
+  })
 } else {
-  console.error('usage: servers.ts fake|service|bare')
+  console.error('usage: servers.ts fake|service|bare|express')
   process.exit(2)
 }

@@ -2,12 +2,32 @@ import http from 'node:http'
 import https from 'node:https'
 import Stripe from 'stripe'
 
-/** sockets per Stripe origin: beyond that, calls queue for a free one */
-export const POOL_CONNECTIONS = 128
+/**
+ * Sockets per Stripe origin by default, by Little's law: calls in flight = rate × latency. One
+ * process does about 2,000 Terminal requests a second on a core when Stripe answers at once
+ * (bench/README.md), and Stripe's p99 is about 0.5 s, so 1,000 calls can be waiting on Stripe at
+ * once; a smaller pool would make them wait for a socket instead (128 capped one process at
+ * ~430 calls/s at Stripe's usual 300 ms). Beyond it calls queue, and the queue is measured.
+ */
+export const DEFAULT_MAX_SOCKETS = 1000
+
+export interface PoolObserver {
+  /** a call that found every socket busy got one after `seconds` */
+  waited: (seconds: number) => void
+}
 
 export interface StripeAgent extends http.Agent {
   /** From now on, every attempt (in flight or new) ends within `ms`: the drain's last word. */
   cutOff: (ms: number) => void
+  /** calls waiting for a socket now */
+  queued: () => number
+}
+
+export interface AgentOptions {
+  /** the deadline of each attempt as a whole, queueing included */
+  deadlineMs?: number
+  maxSockets?: number
+  pool?: PoolObserver
 }
 
 // Node's Agent has no typed hook for a request; `addRequest` is where every ClientRequest that
@@ -23,8 +43,9 @@ type AddRequest = (req: http.ClientRequest, options: unknown) => void
  * which it retries and reports like its own. A client on undici was tried in its place: it cost
  * more CPU per call at 10 connections and the same at 100 (bench/README.md), so stripe-node's stayed.
  */
-export function stripeAgent (protocol: 'http' | 'https', deadlineMs = 30_000): StripeAgent {
-  const options = { keepAlive: true, maxSockets: POOL_CONNECTIONS }
+export function stripeAgent (protocol: 'http' | 'https', opts: AgentOptions = {}): StripeAgent {
+  const { deadlineMs = 30_000, maxSockets = DEFAULT_MAX_SOCKETS, pool } = opts
+  const options = { keepAlive: true, maxSockets }
   // cast: the same agent, with the cutOff method added below
   const agent = (protocol === 'http' ? new http.Agent(options) : new https.Agent(options)) as StripeAgent
   /** each attempt in flight, with its timer and when it must have ended (performance.now()) */
@@ -40,6 +61,8 @@ export function stripeAgent (protocol: 'http' | 'https', deadlineMs = 30_000): S
   }
   // cast: addRequest is Node's documented Agent hook, missing from @types/node
   const addRequest = (agent as unknown as { addRequest: AddRequest }).addRequest.bind(agent)
+  // cast: getName's options are the request options Node passes to addRequest
+  const queueOf = (opts: unknown): http.ClientRequest[] | undefined => agent.requests[agent.getName(opts as http.ClientRequestArgs)]
   Object.assign(agent, {
     addRequest (req: http.ClientRequest, opts: unknown) {
       arm(req, Math.min(performance.now() + deadlineMs, cutOffAt))
@@ -47,6 +70,16 @@ export function stripeAgent (protocol: 'http' | 'https', deadlineMs = 30_000): S
       req.once('response', res => { responses.set(req, res) })
       req.once('close', () => { clearTimeout(live.get(req)?.timer); live.delete(req) })
       addRequest(req, opts)
+      // queued (every socket busy): Node appended it to the origin's queue; time its wait
+      if (pool !== undefined && queueOf(opts)?.at(-1) === req) {
+        const since = performance.now()
+        req.once('socket', () => { pool.waited((performance.now() - since) / 1000) })
+      }
+    },
+    queued () {
+      let n = 0
+      for (const queue of Object.values(agent.requests)) n += queue?.length ?? 0
+      return n
     },
     cutOff (ms: number) {
       cutOffAt = Math.min(cutOffAt, performance.now() + ms)

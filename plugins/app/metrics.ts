@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { StripeAttempt } from '../../lib/stripe/observed-client.js'
 
 /** handled, duplicate; failed (handling broke: Stripe redelivers); bad_signature; invalid (signed, not an
@@ -12,6 +12,10 @@ export interface Metrics {
   /** a finished request (called once per response, by the access log) */
   request: (request: FastifyRequest, reply: FastifyReply) => void
   stripeAttempt: (attempt: StripeAttempt) => void
+  /** a Stripe call that found every socket busy got one after `seconds` */
+  stripeSocketWait: (seconds: number) => void
+  /** where the number of Stripe calls waiting for a socket is read at each scrape */
+  stripeQueue: (read: () => number) => void
   /** `type` only once the signature verified (else ''): Stripe's event types are a bounded set */
   webhook: (type: string, outcome: WebhookOutcome) => void
   appsSignatureFailure: (reason: string) => void
@@ -72,6 +76,20 @@ export default fp(async function metrics (fastify) {
   })
   const stripeRetries = counter('stripe_retries_total', 'attempts that re-sent a failed Stripe call (stripe-node retries), by operation',
     ['operation'])
+  const socketWait = new Histogram({
+    name: 'stripe_socket_wait_seconds',
+    help: 'time Stripe calls that found every socket busy (STRIPE_MAX_SOCKETS) waited for one',
+    buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    registers: [registry]
+  })
+  let queued = (): number => 0
+  // read at each scrape, not kept up to date per call
+  const waiting: Gauge = new Gauge({
+    name: 'stripe_calls_waiting_for_socket',
+    help: 'Stripe calls waiting now for a socket (all STRIPE_MAX_SOCKETS busy)',
+    registers: [registry],
+    collect () { waiting.set(queued()) }
+  })
   const webhooks = counter('webhook_events_total',
     'webhook deliveries, by event type (once verified) and outcome (handled, duplicate, failed, bad_signature, invalid, refused)',
     ['type', 'outcome'])
@@ -111,6 +129,8 @@ export default fp(async function metrics (fastify) {
       stripeDuration.labels(attempt.operation).observe(attempt.seconds)
       if (attempt.retry) stripeRetries.labels(attempt.operation).inc()
     },
+    stripeSocketWait (seconds) { socketWait.observe(seconds) },
+    stripeQueue (read) { queued = read },
     webhook (type, outcome) { webhooks.labels(EVENT_TYPE.test(type) ? type : 'other', outcome).inc() },
     appsSignatureFailure (reason) { appsFailures.labels(reason).inc() },
     rateLimited (request) { refusals.labels(area(request)).inc() },

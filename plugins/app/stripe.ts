@@ -45,7 +45,12 @@ export function baseOptions (base: string): Pick<Stripe.StripeConfig, 'host' | '
 export default fp(async function stripePlugin (fastify) {
   const { config } = fastify
   const base = baseOptions(config.STRIPE_API_BASE)
-  const agent = stripeAgent(base.protocol === 'http' ? 'http' : 'https', config.STRIPE_TIMEOUT_MS)
+  const agent = stripeAgent(base.protocol === 'http' ? 'http' : 'https', {
+    deadlineMs: config.STRIPE_TIMEOUT_MS,
+    maxSockets: config.STRIPE_MAX_SOCKETS,
+    pool: { waited: fastify.metrics.stripeSocketWait }
+  })
+  fastify.metrics.stripeQueue(agent.queued)
   let client: Stripe | undefined
 
   const current = new AsyncLocalStorage<FastifyRequest>()

@@ -255,3 +255,27 @@ t.test('the access line: the request id in and out, the key id and the Stripe re
   )
   t.notOk(JSON.stringify(logs).includes(KEY), 'the key is not logged')
 })
+
+t.test('Stripe calls beyond STRIPE_MAX_SOCKETS wait for a socket, and the wait is reported, not silent', async t => {
+  const { app, fake } = await build(t, { env: { API_KEY: KEY, STRIPE_MAX_SOCKETS: '1' } })
+  let release = (): void => {}
+  const held = new Promise<void>(resolve => { release = resolve })
+  // Stripe holds each answer until the test lets it go: no timer decides what is queued
+  fake.on('POST', '/v1/terminal/connection_tokens', { body: { object: 'terminal.connection_token', secret: 'pst_test_q' }, until: held }, 3)
+  const answers = Array.from({ length: 3 }, async () => await app.inject({ method: 'POST', url: '/connection_token', headers: auth }))
+  // the first call holds the one socket; the other two reach the agent and queue behind it
+  await fake.nextCall('POST', '/v1/terminal/connection_tokens')
+  let waiting = 0
+  for (let i = 0; i < 1000 && waiting < 2; i++) {
+    await new Promise(resolve => setImmediate(resolve))
+    waiting = value((await scrape(app)).samples, 'stripe_calls_waiting_for_socket', {})
+  }
+  t.equal(waiting, 2, 'two calls wait for the socket')
+  t.equal(fake.callsTo('POST', '/v1/terminal/connection_tokens').length, 1, 'Stripe sees one call at a time')
+  release()
+  t.same((await Promise.all(answers)).map(r => r.statusCode), [200, 200, 200], 'every till is answered once a socket frees')
+  const after = (await scrape(app)).samples
+  t.equal(value(after, 'stripe_socket_wait_seconds_count', {}), 2, 'the two waits are measured')
+  t.equal(value(after, 'stripe_calls_waiting_for_socket', {}), 0, 'nothing waits any more')
+  t.equal(fake.connectionsAccepted, 1, 'one socket served all three')
+})

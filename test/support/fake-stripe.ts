@@ -30,6 +30,8 @@ export type Reply = {
   raw?: string
   headers?: Record<string, string>
   delayMs?: number
+  /** answer once this settles (a test holds Stripe's answer without a timer) */
+  until?: Promise<unknown>
   /** destroy the socket without answering */
   reset?: boolean
   /** never answer (until the server stops) */
@@ -341,6 +343,10 @@ export function stripeMockAuth (auth: string): Reply | undefined {
 export interface FakeStripeOptions {
   /** `stripe` (default): any sk_/rk_ test or live key; `stripe-mock`: stripe-mock's exact rule */
   auth?: 'stripe' | 'stripe-mock'
+  /** every answer waits this long (the benchmark's Stripe latency), unless its reply sets delayMs */
+  latencyMs?: number
+  /** check each call against the pinned spec (default); the benchmark turns it off to keep the fake light */
+  checkSpec?: boolean
 }
 
 /** Objects a create stores, so that they can be read back, listed and kept to their account. */
@@ -527,9 +533,11 @@ export class FakeStripe {
         this.waiting.splice(this.waiting.indexOf(w), 1)
         w.resolve(call)
       }
-      this.specViolations.push(
-        ...specProblems(call.method, call.path, call.method === 'GET' ? call.query : call.params, call.stripeVersion)
-      )
+      if (this.options.checkSpec !== false) {
+        this.specViolations.push(
+          ...specProblems(call.method, call.path, call.method === 'GET' ? call.query : call.params, call.stripeVersion)
+        )
+      }
       const override = this.overrides.find(o => o.method === call.method && o.path.test(call.path) && o.times > 0)
       let reply: Reply
       if (override !== undefined) {
@@ -575,7 +583,9 @@ export class FakeStripe {
         res.once('close', () => { clearInterval(drip) })
       }
     }
-    if ((reply.delayMs ?? 0) > 0) setTimeout(write, reply.delayMs)
+    const delay = reply.delayMs ?? this.options.latencyMs ?? 0
+    if (reply.until !== undefined) reply.until.then(write, write)
+    else if (delay > 0) setTimeout(write, delay)
     else write()
   }
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import Stripe from 'stripe'
-import { POOL_CONNECTIONS, stripeAgent } from '../../../lib/stripe/agent.js'
+import { stripeAgent } from '../../../lib/stripe/agent.js'
 import { ObservedHttpClient } from '../../../lib/stripe/observed-client.js'
 import { FakeStripe, stripeError } from '../../support/fake-stripe.js'
 
@@ -146,12 +146,22 @@ t.test('bodies are always consumed: a 500 dropped before its retry frees its soc
 })
 
 t.test('the pool is bounded: 3× its size of concurrent calls share its sockets', async t => {
+  const SOCKETS = 16
+  const waits: number[] = []
+  const agent = stripeAgent('http', { maxSockets: SOCKETS, pool: { waited: s => waits.push(s) } })
   // telemetry off: stripe-node warns when more answers arrive at once than it buffers timings for
-  const { fake, stripe } = await setup(t, { telemetry: false })
-  fake.on('POST', TOKEN, { body: token, delayMs: 50 }, POOL_CONNECTIONS * 3)
-  const all = await Promise.all(Array.from({ length: POOL_CONNECTIONS * 3 }, () => stripe.terminal.connectionTokens.create()))
-  t.equal(all.length, POOL_CONNECTIONS * 3)
-  t.ok(fake.connectionsAccepted <= POOL_CONNECTIONS, `${fake.connectionsAccepted} connections for ${all.length} calls`)
+  const { fake, stripe } = await setup(t, { telemetry: false, agent })
+  let release = (): void => {}
+  const held = new Promise<void>(resolve => { release = resolve })
+  fake.on('POST', TOKEN, { body: token, until: held }, SOCKETS * 3)
+  const all = Promise.all(Array.from({ length: SOCKETS * 3 }, () => stripe.terminal.connectionTokens.create()))
+  for (let i = 0; i < 1000 && agent.queued() < SOCKETS * 2; i++) await new Promise(resolve => setImmediate(resolve))
+  t.equal(agent.queued(), SOCKETS * 2, 'the calls beyond the pool wait in it')
+  release()
+  t.equal((await all).length, SOCKETS * 3)
+  t.ok(fake.connectionsAccepted <= SOCKETS, `${fake.connectionsAccepted} connections for ${SOCKETS * 3} calls`)
+  t.equal(waits.length, SOCKETS * 2, 'each wait was reported once')
+  t.equal(agent.queued(), 0)
 })
 
 const openssl = spawnSync('openssl', ['version']).status === 0
