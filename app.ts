@@ -6,6 +6,7 @@ import type { Config } from './lib/config.js'
 import { commaList, configuredSecrets, loadConfig, readEnv } from './lib/config.js'
 import { describeError, fail, logOutcome, sendErrorBody } from './lib/errors.js'
 import { lingerOnClose } from './lib/linger.js'
+import { lazySchemaCompilers } from './lib/lazy-schemas.js'
 import { systemClock, type Clock } from './lib/clock.js'
 import { AccessLog, loggerOptions } from './lib/logger.js'
 import config from './plugins/app/config.js'
@@ -77,6 +78,8 @@ export function serverOptions (cfg: Config, logStream?: DestinationStream): Fast
     // Route schemas are not checked against the meta-schema at each start (about 35 ms of the cold
     // start): test/project/schemas.test.ts checks them all.
     ajv: { customOptions: { coerceTypes: true, validateSchema: false } },
+    // each route's schemas compiled on its first request, not at start (lib/lazy-schemas.ts)
+    schemaController: { compilersFactory: lazySchemaCompilers() },
     bodyLimit: BODY_LIMIT,
     connectionTimeout: 120_000,
     // A slow client (headers trickled a byte a second) holds its socket 10 s at most, checked every
