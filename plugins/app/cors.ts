@@ -1,6 +1,7 @@
 import cors, { type FastifyCorsOptions } from '@fastify/cors'
 import fp from 'fastify-plugin'
 import { fail } from '../../lib/errors.js'
+import { gateOf } from './gate.js'
 
 /** What an area lets a browser send and read; the origin is the policy's, not the area's. */
 export type OriginsOptions = Pick<FastifyCorsOptions, 'methods' | 'allowedHeaders' | 'exposedHeaders' | 'optionsSuccessStatus'>
@@ -17,7 +18,7 @@ export const strictOrigins = fp<OriginsOptions>(async function strictOrigins (fa
   await fastify.register(cors, { ...opts, origin: allowed, maxAge: 600 })
   if (allowed === '*') return
   const origins = new Set(allowed)
-  fastify.addHook('onRequest', (request, _reply, done) => {
+  ;(await gateOf(fastify)).onRequest.push((request, _reply, done) => {
     const origin = request.headers.origin
     if (origin === undefined || origins.has(origin)) return done()
     const message = `Origin ${origin.slice(0, 100)} is not allowed to call this API (ALLOWED_ORIGINS).`

@@ -5,6 +5,7 @@ import { commaList } from '../../lib/config.js'
 import { fail } from '../../lib/errors.js'
 import { KEY_PREFIX, type MerchantKey } from '../../lib/merchant-keys.js'
 import { errorFields } from '../../lib/values.js'
+import { gateOf } from './gate.js'
 
 /**
  * The credentials a route area can accept. `platform`: a key of API_KEY (acts on the platform);
@@ -173,8 +174,8 @@ export default fp(async function credentials (fastify) {
 
 /**
  * An area's declaration of the credentials it accepts, registered inside the area (it applies to
- * that area only): keys are checked at onRequest, before the body is read; a Stripe Apps signature
- * at preValidation, over the body it signs.
+ * that area only): keys are checked in the area's onRequest gate (plugins/app/gate.ts), before the
+ * body is read; a Stripe Apps signature at preValidation, over the body it signs.
  */
 export const requireCredentials = fp<Gate>(async function requireCredentials (fastify, gate) {
   if (gate.accepts.includes('app-signature')) {
@@ -182,5 +183,6 @@ export const requireCredentials = fp<Gate>(async function requireCredentials (fa
     fastify.addHook('preValidation', fastify.appSignature.verify)
     return
   }
-  fastify.addHook('onRequest', fastify.credentials.gate(gate))
+  const check = fastify.credentials.gate(gate)
+  ;(await gateOf(fastify)).onRequest.push((request, reply, done) => { check.call(fastify, request, reply, done) })
 }, { name: 'require-credentials', dependencies: ['credentials'], fastify: '5.x' })

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { requireCredentials } from '../../plugins/app/credentials.js'
 import { fail } from '../../lib/errors.js'
 import * as S from '../../schemas/admin.js'
+import { rateLimited } from '../../plugins/app/gate.js'
 
 /**
  * The admin area: merchant keys for platforms on Stripe Connect. JSON, no CORS (never a
@@ -9,7 +10,7 @@ import * as S from '../../schemas/admin.js'
  * Creating and revoking are logged with the key's id and account, never the key.
  */
 const admin: FastifyPluginAsyncTypebox = async (fastify) => {
-  fastify.addHook('onRequest', fastify.rateLimit())
+  await fastify.register(rateLimited)
   await fastify.register(requireCredentials, { accepts: ['admin'] })
 
   const schema = { hide: true }

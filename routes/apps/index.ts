@@ -7,6 +7,7 @@ import { requireCredentials } from '../../plugins/app/credentials.js'
 import * as S from '../../schemas/apps.js'
 import { ErrorBody } from '../../schemas/common.js'
 import type { AppUser } from '../../plugins/app/app-signature.js'
+import { rateLimited } from '../../plugins/app/gate.js'
 
 /**
  * The Stripe Apps API: the backend of a Dashboard UI extension. Every request is signed by Stripe
@@ -16,7 +17,7 @@ const BODY_LIMIT = 64 * 1024
 
 const apps: FastifyPluginAsyncTypebox = async (fastify) => {
   await fastify.register(extensionOrigins, { methods: ['POST'], allowedHeaders: ['Content-Type', 'Stripe-Signature'] })
-  fastify.addHook('onRequest', fastify.rateLimit())
+  await fastify.register(rateLimited)
   await fastify.register(rawBody, { bodyLimit: BODY_LIMIT })
   await fastify.register(requireCredentials, { accepts: ['app-signature'] })
 

@@ -8,6 +8,7 @@ import { rawBody } from '../../plugins/app/bodies.js'
 import { strictOrigins } from '../../plugins/app/cors.js'
 import { requireCredentials } from '../../plugins/app/credentials.js'
 import { errorFields, field, stringField } from '../../lib/values.js'
+import { rateLimited } from '../../plugins/app/gate.js'
 
 /** Request headers a caller may send upstream; everything else (Authorization, Cookie, X-API-Key, Host, hop-by-hop) stays here. */
 const FORWARDED = ['idempotency-key', 'stripe-version', 'content-type', 'accept']
@@ -44,7 +45,7 @@ const proxy: FastifyPluginAsync = async (fastify) => {
     allowedHeaders: ['Authorization', 'X-API-Key', 'Content-Type', 'Idempotency-Key', 'Stripe-Version', 'Stripe-Account'],
     exposedHeaders: ['Request-Id']
   })
-  fastify.addHook('onRequest', fastify.rateLimit())
+  await fastify.register(rateLimited)
   // the proxy spends the adapters' keys: the platform's API key, required in every mode; never a
   // merchant key (a till's key must not reach the platform's secrets)
   await fastify.register(requireCredentials, { accepts: ['platform'], unconfigured: 'refuse' })

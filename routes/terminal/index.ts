@@ -16,6 +16,7 @@ import readerRoutes from './readers.js'
 import fleetRoutes, { pageHeaders } from './fleet.js'
 import readerEventRoutes from './reader-events.js'
 import { isRecord } from '../../lib/values.js'
+import { gateOf, rateLimited } from '../../plugins/app/gate.js'
 
 /**
  * What a till ever sends is a few hundred bytes of a dozen parameters at most three levels deep;
@@ -45,7 +46,7 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
     // the original answered preflights with 200
     optionsSuccessStatus: 200
   })
-  fastify.addHook('onRequest', fastify.rateLimit())
+  await fastify.register(rateLimited)
   // a till credential: the platform's keys or a merchant key; open in development with no API_KEY
   await fastify.register(requireCredentials, { accepts: ['platform', 'merchant'], unconfigured: 'open' })
   await fastify.register(rackParams, { bodyLimit: BODY_LIMIT, limits: LIMITS })
@@ -53,8 +54,9 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
   // The original backend's three key checks, on the six routes it ran them, before any Stripe call.
   // The key is fixed at boot, so the check is too.
   const problem = keyProblem(fastify.stripe.key, fastify.stripe.mode)
+  const gate = await gateOf(fastify)
   if (problem !== undefined) {
-    fastify.addHook('preHandler', (request, _reply, done) => {
+    gate.preHandler.push((request, _reply, done) => {
       done(request.routeOptions.config.checkKey === true ? fail.invalid(problem) : undefined)
     })
   }
@@ -63,7 +65,7 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
   // A till that retries after a timeout sends the same Idempotency-Key: its Stripe calls carry a
   // key derived from it (calls.ts), so Stripe replays the first answer instead of acting twice.
   fastify.decorateRequest('idempotencyKey', undefined)
-  fastify.addHook('preHandler', (request, _reply, done) => {
+  gate.preHandler.push((request, _reply, done) => {
     if (request.method !== 'POST') return done()
     const header = idempotencyHeader(request.headers['idempotency-key'])
     if (header === null) {
@@ -76,7 +78,7 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
 
   // A merchant key acts for its own account and, when it names one, its own location only (the
   // location a till works at, or the one a fleet route manages).
-  fastify.addHook('preHandler', (request, _reply, done) => {
+  gate.preHandler.push((request, _reply, done) => {
     const merchant = request.merchant
     if (merchant === undefined) return done()
     const sent = request.method === 'POST' ? request.body : request.query
