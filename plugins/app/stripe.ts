@@ -78,7 +78,12 @@ export default fp(async function stripePlugin (fastify) {
         timeout: config.STRIPE_TIMEOUT_MS,
         maxNetworkRetries: config.STRIPE_MAX_RETRIES,
         httpClient,
-        appInfo: { name: 'stripe-terminal-backend', version: VERSION }
+        appInfo: { name: 'stripe-terminal-backend', version: VERSION },
+        // stripe-node's telemetry keeps the last 100 calls' timings for the next call's header and
+        // emits a process warning (an Error and a synchronous stderr line) for each answer beyond
+        // them: at a few hundred calls in flight, one per call (docs/performance.md). Each attempt is
+        // timed here anyway (stripe_request_duration_seconds).
+        telemetry: false
       })
       return client
     }

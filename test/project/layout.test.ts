@@ -47,3 +47,16 @@ t.test('route areas reach CORS, body parsing and credentials through the registe
     t.match(text, /register\(requireCredentials, \{ accepts: \[/, `${area} declares its credentials`)
   }
 })
+
+t.test("an area's security decisions run in its one gate (plugins/app/gate.ts), not as a hook each", async t => {
+  // webhooks are the exception, said in credentials.ts: their flood guard answers on its own schedule
+  const areas = files('routes').filter(f => !f.startsWith(join('routes', 'webhooks')))
+  const HOOK = /addHook\(\s*'(onRequest|preHandler|preValidation)'/
+  t.same(areas.filter(f => HOOK.test(readFileSync(join(root, f), 'utf8'))), [], 'no route file adds a request hook')
+  t.same(areas.filter(f => /\.rateLimit\(\)/.test(readFileSync(join(root, f), 'utf8'))), [],
+    'the rate limit is registered as `rateLimited`, a step of the gate')
+  for (const policy of ['cors.ts', 'credentials.ts']) {
+    const text = readFileSync(join(root, 'plugins', 'app', policy), 'utf8')
+    t.notMatch(text, /addHook\(\s*'onRequest'/, `${policy} adds its step to the gate, not a hook`)
+  }
+})

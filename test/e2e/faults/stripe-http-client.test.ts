@@ -213,3 +213,26 @@ t.test('TLS is verified: an unvouched certificate is refused before anything is 
   t.equal(served, 0, 'nothing was sent')
   t.equal((await client(trusting).terminal.connectionTokens.create()).secret, token.secret, 'the same server, once its CA is trusted')
 })
+
+t.test('the service under a burst: no stripe-node telemetry warning per call, no telemetry header', async t => {
+  const { build } = await import('../../support/helper.js')
+  const { app, fake } = await build(t, { env: { RATE_LIMIT_MAX: '1000' } })
+  const warnings: string[] = []
+  const onWarning = (w: Error): void => { warnings.push(w.message) }
+  process.on('warning', onWarning)
+  t.teardown(() => { process.off('warning', onWarning) })
+  // more answers at once than stripe-node's telemetry buffer (100) holds
+  let release = (): void => {}
+  const held = new Promise<void>(resolve => { release = resolve })
+  fake.on('POST', TOKEN, { body: token, until: held }, 150)
+  const answers = Array.from({ length: 150 }, async () => await app.inject({ method: 'POST', url: '/connection_token' }))
+  for (let i = 0; i < 1000 && fake.callsTo('POST', TOKEN).length < 150; i++) await new Promise(resolve => setImmediate(resolve))
+  release()
+  t.same(new Set((await Promise.all(answers)).map(r => r.statusCode)), new Set([200]))
+  // a second burst: with telemetry on, each of its calls would carry the first burst's timings
+  const more = await Promise.all(Array.from({ length: 20 }, async () => await app.inject({ method: 'POST', url: '/connection_token' })))
+  t.same(new Set(more.map(r => r.statusCode)), new Set([200]))
+  await new Promise(resolve => setImmediate(resolve))
+  t.same(warnings.filter(w => w.includes('telemetry')), [], 'no process warning')
+  t.notOk(fake.calls.some(c => c.headers['x-stripe-client-telemetry'] !== undefined), 'no telemetry header sent')
+})
