@@ -15,5 +15,7 @@ export const serviceEnv = (base: string): Record<string, string> => ({
   MAX_CONNECTIONS: '5000',
   MAX_CONNECTIONS_PER_CLIENT: '5000',
   DATABASE_URL: 'sqlite::memory:',
-  LOG_LEVEL: process.env.LOG_LEVEL ?? 'info'
+  LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+  // the pool size to measure (the default is the service's own)
+  ...(process.env.STRIPE_MAX_SOCKETS === undefined ? {} : { STRIPE_MAX_SOCKETS: process.env.STRIPE_MAX_SOCKETS })
 })
