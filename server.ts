@@ -16,7 +16,7 @@ try {
 }
 
 // a person at a terminal reads pino-pretty's lines; a log collector gets them buffered
-const logs = process.stdout.isTTY === true ? undefined : bufferedStdout()
+const logs = process.stdout.isTTY === true ? undefined : bufferedStdout(config.LOG_BUFFER_BYTES)
 const server = Fastify(serverOptions(config, logs))
 server.register(fp(app), { config, env })
 

@@ -48,11 +48,20 @@ function prettyInstalled (): boolean {
  * `info` and a third of the throughput (docs/performance.md). Nothing is lost on the way out: the
  * buffer is written every second, and pino writes it synchronously at `process.exit`, which is
  * how server.ts ends after every signal and crash (close-with-grace). A SIGKILL loses at most the
- * last second.
+ * last second. A reader that stops (a blocked log driver) must not grow the process until it is
+ * killed: beyond `maxBytes` held, new lines are dropped whole and counted (droppedLogLines).
  */
-export function bufferedStdout (): ReturnType<typeof pino.destination> {
-  return pino.destination({ dest: 1, sync: false, minLength: 32 * 1024, maxWrite: 256 * 1024, periodicFlush: 1000 })
+export function bufferedStdout (maxBytes = 16 * 1024 * 1024): ReturnType<typeof pino.destination> {
+  const stream = pino.destination({
+    dest: 1, sync: false, minLength: 32 * 1024, maxWrite: 256 * 1024, maxLength: maxBytes, periodicFlush: 1000
+  })
+  stream.on('drop', () => { dropped++ })
+  return stream
 }
+
+let dropped = 0
+/** log lines dropped so far because stdout's reader fell `maxBytes` behind (the `log_lines_dropped_total` metric) */
+export const droppedLogLines = (): number => dropped
 
 /**
  * One access line per request instead of Fastify's two (incoming, completed): method, route

@@ -36,6 +36,9 @@ export const EnvSchema = Type.Object({
   TRUST_PROXY: Str('proxy addresses/CIDRs whose X-Forwarded-* is believed'),
   PROXY_CONFIG: Str('path of a YAML file of proxy adapters'),
   STRIPE_PROXY_KEY: Str('one proxy adapter `stripe` with this (restricted) key'),
+  LOG_BUFFER_BYTES: Type.Integer({
+    default: 16777216, minimum: 65536, description: 'log bytes held while stdout is not read; beyond, lines are dropped (counted)'
+  }),
   MAX_CONNECTIONS: Type.Integer({ default: 800, minimum: 1, description: 'open sockets at most; past it new connections get 503' }),
   MAX_CONNECTIONS_PER_CLIENT: Type.Integer({
     default: 100, minimum: 1, description: 'open sockets per client address (not applied behind TRUST_PROXY: the proxy caps its clients)'

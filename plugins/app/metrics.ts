@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { StripeAttempt } from '../../lib/stripe/observed-client.js'
+import { droppedLogLines } from '../../lib/logger.js'
 
 /** handled, duplicate; failed (handling broke: Stripe redelivers); bad_signature; invalid (signed, not an
  * event this service handles); refused (not configured, too large, a body that cannot be read) */
@@ -89,6 +90,13 @@ export default fp(async function metrics (fastify) {
     help: 'Stripe calls waiting now for a socket (all STRIPE_MAX_SOCKETS busy)',
     registers: [registry],
     collect () { waiting.set(queued()) }
+  })
+  // a counter kept by the log stream itself (server.ts), read at each scrape
+  const droppedLines: Counter = new Counter({
+    name: 'log_lines_dropped_total',
+    help: 'log lines dropped because stdout was not read (LOG_BUFFER_BYTES held already)',
+    registers: [registry],
+    collect () { droppedLines.reset(); droppedLines.inc(droppedLogLines()) }
   })
   const webhooks = counter('webhook_events_total',
     'webhook deliveries, by event type (once verified) and outcome (handled, duplicate, failed, bad_signature, invalid, refused)',

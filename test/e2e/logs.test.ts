@@ -9,7 +9,7 @@ import { FakeStripe } from '../support/fake-stripe.js'
 
 interface Line { msg: string, [k: string]: unknown }
 
-async function serve (t: Test, preload: string[] = []) {
+async function serve (t: Test, preload: string[] = [], extra: Record<string, string> = {}) {
   const fake = await new FakeStripe().start()
   t.teardown(() => fake.stop())
   fake.on('POST', '/v1/terminal/connection_tokens', { body: { object: 'terminal.connection_token', secret: 'pst_test_log' } })
@@ -21,7 +21,8 @@ async function serve (t: Test, preload: string[] = []) {
     STRIPE_API_BASE: fake.url,
     DATABASE_URL: 'sqlite::memory:',
     LOG_LEVEL: 'info',
-    RATE_LIMIT_MAX: '100000'
+    RATE_LIMIT_MAX: '100000',
+    ...extra
   })
   const args = ['--import', 'tsx', ...preload.flatMap(p => ['--import', p]), 'server.ts']
   const child = spawn(process.execPath, args, { env, stdio: ['pipe', 'pipe', 'pipe'] })
@@ -45,7 +46,7 @@ async function serve (t: Test, preload: string[] = []) {
     }
     return codes
   }
-  return { child, exited, lines, tokens, stderr: () => err }
+  return { child, exited, lines, tokens, port, stderr: () => err }
 }
 
 const accessLines = (lines: Line[]) => lines.filter(l => l.msg === 'request' && l.route === '/connection_token')
@@ -54,7 +55,7 @@ t.test('a quiet server still writes its lines: an access line reaches stdout wit
   const { lines, tokens } = await serve(t)
   t.same(await tokens(1), [200])
   // how soon is not asserted (a busy machine delays any timer); that it comes while the process
-  // idles is: the 4 KiB buffer is written by its timer, not only when full or at exit
+  // idles is: the 32 KiB buffer is written by its timer, not only when full or at exit
   const sent = Date.now()
   while (accessLines(lines()).length === 0 && Date.now() - sent < 30_000) await new Promise(resolve => setTimeout(resolve, 20))
   t.equal(accessLines(lines()).length, 1, 'written while the server idles, still running')
@@ -83,4 +84,31 @@ t.test('a crash (an uncaught exception) right after a burst: every line is writt
   t.equal(last.msg, 'closing after an error', 'the error is logged, and written')
   t.match(last, { level: 50, err: { message: 'crash requested by the test' } })
   t.notMatch(stderr(), /crash requested/, 'through the log, not a raw stack on stderr')
+})
+
+t.test('stdout not read (a stalled log driver): lines beyond LOG_BUFFER_BYTES are dropped and counted, tills answered', async t => {
+  const { child, exited, lines, tokens, port } = await serve(t, [], { LOG_BUFFER_BYTES: '65536' })
+  // the reader stops: the pipe (64 KiB) fills, then the buffer, then lines are dropped
+  child.stdout.pause()
+  const codes = await tokens(3000)
+  t.ok(codes.every(c => c === 200), '3,000 tokens made while nothing reads the log')
+  // each scrape adds an access line of its own, which may be dropped too: counted, to bound the sum
+  let scrapes = 0
+  const droppedNow = async (): Promise<number> => {
+    scrapes++
+    return Number(/^log_lines_dropped_total (\d+)$/m.exec(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())?.[1])
+  }
+  t.ok(await droppedNow() > 0, 'lines were dropped, and /metrics counts them')
+  // the reader comes back: what was held comes out, whole (a torn line would fail the parse)
+  child.stdout.resume()
+  let dropped = await droppedNow()
+  for (let i = 0; i < 500 && accessLines(lines()).length + dropped < 3000; i++) {
+    await new Promise(resolve => setTimeout(resolve, 20))
+    dropped = await droppedNow()
+  }
+  const accounted = accessLines(lines()).length + dropped
+  t.ok(accounted >= 3000 && accounted <= 3000 + scrapes,
+    `each access line written whole or counted as dropped: ${accessLines(lines()).length} + ${dropped} (${scrapes} scrapes)`)
+  child.kill('SIGTERM')
+  t.same(await exited, [0, null], 'exit 0')
 })
