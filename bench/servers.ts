@@ -54,75 +54,62 @@ if (role === 'fake') {
   const direct = await server.merchantKeys.create({ account: 'acct_bench', label: 'bench' })
   const destination = await server.merchantKeys.create({ account: 'acct_bench', label: 'bench', charge: { type: 'destination' } })
   console.log(`READY ${(server.server.address() as { port: number }).port} ${direct.key} ${destination.key}`)
-} else if (role === 'bare') {
-  const [{ default: Fastify }, { default: formbody }, { default: Stripe }, { request }] = await Promise.all([
-    import('fastify'), import('@fastify/formbody'), import('stripe'), import('undici')
-  ])
-  const base = new URL(stripeBase)
-  const stripe = new Stripe('sk_test_bench', { host: base.hostname, port: Number(base.port), protocol: 'http', maxNetworkRetries: 0 })
-  const server = Fastify({ logger: false })
-  await server.register(formbody)
-  server.post('/connection_token', async () => ({ secret: (await stripe.terminal.connectionTokens.create()).secret }))
-  server.post('/create_payment_intent', async req => {
-    const b = req.body as Record<string, string>
-    const pi = await stripe.paymentIntents.create({
-      amount: Number(b.amount),
-      currency: b.currency ?? 'usd',
-      payment_method_types: ['card_present'],
-      capture_method: 'manual',
-      description: 'Example PaymentIntent'
-    } as Parameters<typeof stripe.paymentIntents.create>[0])
-    return { intent: pi.id, secret: pi.client_secret }
-  })
-  server.post('/capture_payment_intent', async req => {
-    const pi = await stripe.paymentIntents.capture((req.body as Record<string, string>).payment_intent_id!)
-    return { intent: pi.id, secret: pi.client_secret }
-  })
-  server.get('/v1/apis/http/stripe/*', async (req, reply) => {
-    const res = await request(`${stripeBase}${req.url.slice('/v1/apis/http/stripe'.length)}`, {
-      headers: { authorization: 'Bearer rk_test_bench' }
+} else if (role === 'bare' || role === 'express') {
+  const calls = await bareCalls()
+  if (role === 'bare') {
+    const [{ default: Fastify }, { default: formbody }] = await Promise.all([import('fastify'), import('@fastify/formbody')])
+    const server = Fastify({ logger: false })
+    await server.register(formbody)
+    server.post('/connection_token', async () => await calls.connectionToken())
+    server.post('/create_payment_intent', async req => await calls.createPaymentIntent(req.body as Record<string, string>))
+    server.post('/capture_payment_intent', async req => await calls.capture(req.body as Record<string, string>))
+    server.get('/v1/apis/http/stripe/*', async (req, reply) => {
+      const res = await calls.proxied(req.url)
+      return reply.code(res.statusCode).header('content-type', 'application/json').send(res.body)
     })
-    return reply.code(res.statusCode).header('content-type', 'application/json').send(res.body)
-  })
-  await server.listen({ port, host: '127.0.0.1' })
-  console.log(`READY ${(server.server.address() as { port: number }).port}`)
-} else if (role === 'express') {
-  const [{ default: express }, { default: Stripe }, { request }] = await Promise.all([
-    import('express'), import('stripe'), import('undici')
-  ])
-  const base = new URL(stripeBase)
-  const stripe = new Stripe('sk_test_bench', { host: base.hostname, port: Number(base.port), protocol: 'http', maxNetworkRetries: 0 })
-  const server = express()
-  server.use(express.urlencoded({ extended: true }))
-  // Express 5 passes a rejected promise to its error handler
-  server.post('/connection_token', async (_req, res) => {
-    res.json({ secret: (await stripe.terminal.connectionTokens.create()).secret })
-  })
-  server.post('/create_payment_intent', async (req, res) => {
-    const b = req.body as Record<string, string>
-    const pi = await stripe.paymentIntents.create({
-      amount: Number(b.amount),
-      currency: b.currency ?? 'usd',
-      payment_method_types: ['card_present'],
-      capture_method: 'manual',
-      description: 'Example PaymentIntent'
-    } as Parameters<typeof stripe.paymentIntents.create>[0])
-    res.json({ intent: pi.id, secret: pi.client_secret })
-  })
-  server.post('/capture_payment_intent', async (req, res) => {
-    const pi = await stripe.paymentIntents.capture((req.body as Record<string, string>).payment_intent_id!)
-    res.json({ intent: pi.id, secret: pi.client_secret })
-  })
-  server.get('/v1/apis/http/stripe/*path', async (req, res) => {
-    const upstream = await request(`${stripeBase}${req.url.slice('/v1/apis/http/stripe'.length)}`, {
-      headers: { authorization: 'Bearer rk_test_bench' }
+    await server.listen({ port, host: '127.0.0.1' })
+    console.log(`READY ${(server.server.address() as { port: number }).port}`)
+  } else {
+    const { default: express } = await import('express')
+    const server = express()
+    server.use(express.urlencoded({ extended: true }))
+    // Express 5 passes a rejected promise to its error handler
+    server.post('/connection_token', async (_req, res) => { res.json(await calls.connectionToken()) })
+    server.post('/create_payment_intent', async (req, res) => {
+      res.json(await calls.createPaymentIntent(req.body as Record<string, string>))
     })
-    res.status(upstream.statusCode).type('application/json').send(Buffer.from(await upstream.body.arrayBuffer()))
-  })
-  const listening = server.listen(port, '127.0.0.1', () => {
-    console.log(`READY ${(listening.address() as { port: number }).port}`)
-  })
+    server.post('/capture_payment_intent', async (req, res) => { res.json(await calls.capture(req.body as Record<string, string>)) })
+    server.get('/v1/apis/http/stripe/*path', async (req, res) => {
+      const upstream = await calls.proxied(req.url)
+      res.status(upstream.statusCode).type('application/json').send(Buffer.from(await upstream.body.arrayBuffer()))
+    })
+    const listening = server.listen(port, '127.0.0.1', () => {
+      console.log(`READY ${(listening.address() as { port: number }).port}`)
+    })
+  }
 } else {
   console.error('usage: servers.ts fake|service|bare|express')
   process.exit(2)
+}
+
+/** The Stripe calls both bare servers make, with stripe-node's defaults (and undici for the proxy line). */
+async function bareCalls () {
+  const [{ default: Stripe }, { request }] = await Promise.all([import('stripe'), import('undici')])
+  const base = new URL(stripeBase)
+  const stripe = new Stripe('sk_test_bench', { host: base.hostname, port: Number(base.port), protocol: 'http', maxNetworkRetries: 0 })
+  const intentSecret = (pi: { id: string, client_secret: string | null }) => ({ intent: pi.id, secret: pi.client_secret })
+  return {
+    connectionToken: async () => ({ secret: (await stripe.terminal.connectionTokens.create()).secret }),
+    createPaymentIntent: async (b: Record<string, string>) => intentSecret(await stripe.paymentIntents.create({
+      amount: Number(b.amount),
+      currency: b.currency ?? 'usd',
+      payment_method_types: ['card_present'],
+      capture_method: 'manual',
+      description: 'Example PaymentIntent'
+    } as Parameters<typeof stripe.paymentIntents.create>[0])),
+    capture: async (b: Record<string, string>) => intentSecret(await stripe.paymentIntents.capture(b.payment_intent_id!)),
+    proxied: async (url: string) => await request(`${stripeBase}${url.slice('/v1/apis/http/stripe'.length)}`, {
+      headers: { authorization: 'Bearer rk_test_bench' }
+    })
+  }
 }
