@@ -34,15 +34,33 @@ export interface AgentOptions {
 // uses the agent is handed to it (node:_http_agent), whether it gets a socket at once or queues.
 type AddRequest = (req: http.ClientRequest, options: unknown) => void
 
-/** one attempt in flight: its deadline's timer, and its neighbours in the list of attempts */
-interface Attempt {
-  req?: http.ClientRequest
+/** One attempt in flight: its deadline's timer, and its neighbours in the list of attempts in flight. */
+class Attempt {
   res?: http.IncomingMessage
   timer?: NodeJS.Timeout
   /** when it must have ended (performance.now()) */
-  endsAt: number
-  prev?: Attempt
-  next?: Attempt
+  endsAt = Infinity
+  prev: Attempt = this
+  next: Attempt = this
+
+  constructor (public req?: http.ClientRequest) {}
+
+  /** puts it last in the list that `head` starts */
+  link (head: Attempt): void {
+    this.prev = head.prev
+    this.next = head
+    head.prev.next = this
+    head.prev = this
+  }
+
+  /** takes it out, and lets go of everything it held */
+  unlink (): void {
+    clearTimeout(this.timer)
+    this.prev.next = this.next
+    this.next.prev = this.prev
+    this.prev = this.next = this
+    this.req = this.res = this.timer = undefined
+  }
 }
 
 /**
@@ -63,8 +81,7 @@ export function stripeAgent (protocol: 'http' | 'https', opts: AgentOptions = {}
   // Set or WeakMap: an attempt deleted from a long-lived Map kept each call's request and response
   // alive through V8's young-generation collections, so every call was promoted and collected by
   // full GCs (profiled: 18 ms scavenges, ~45 µs of CPU per request; docs/performance.md).
-  const live: Attempt = { endsAt: Infinity }
-  live.prev = live.next = live
+  const live = new Attempt()
   let cutOffAt = Infinity
   const arm = (attempt: Attempt, endsAt: number): void => {
     clearTimeout(attempt.timer)
@@ -79,18 +96,12 @@ export function stripeAgent (protocol: 'http' | 'https', opts: AgentOptions = {}
   const queueOf = (opts: unknown): http.ClientRequest[] | undefined => agent.requests[agent.getName(opts as http.ClientRequestArgs)]
   Object.assign(agent, {
     addRequest (req: http.ClientRequest, opts: unknown) {
-      const attempt: Attempt = { req, endsAt: Infinity, prev: live.prev, next: live }
-      live.prev!.next = attempt
-      live.prev = attempt
+      const attempt = new Attempt(req)
+      attempt.link(live)
       arm(attempt, Math.min(performance.now() + deadlineMs, cutOffAt))
       req.once('response', res => { attempt.res = res })
       // 'close' comes once the response is read to its end, or the request failed
-      req.once('close', () => {
-        clearTimeout(attempt.timer)
-        attempt.prev!.next = attempt.next
-        attempt.next!.prev = attempt.prev
-        attempt.prev = attempt.next = attempt.req = attempt.res = undefined
-      })
+      req.once('close', () => { attempt.unlink() })
       addRequest(req, opts)
       // queued (every socket busy): Node appended it to the origin's queue; time its wait
       if (pool !== undefined && queueOf(opts)?.at(-1) === req) {
@@ -105,7 +116,7 @@ export function stripeAgent (protocol: 'http' | 'https', opts: AgentOptions = {}
     },
     cutOff (ms: number) {
       cutOffAt = Math.min(cutOffAt, performance.now() + ms)
-      for (let a = live.next!; a !== live; a = a.next!) if (a.endsAt > cutOffAt) arm(a, cutOffAt)
+      for (let a = live.next; a !== live; a = a.next) if (a.endsAt > cutOffAt) arm(a, cutOffAt)
     }
   })
   return agent
