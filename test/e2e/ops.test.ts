@@ -213,6 +213,24 @@ t.test('SIGTERM with Stripe hanging: the call is cut 2 s before SHUTDOWN_GRACE_M
   t.equal((await exited)[0], 0, 'exit 0 within the grace')
 })
 
+t.test('SIGTERM with the proxy\'s upstream hanging: the call is cut before SHUTDOWN_GRACE_MS ends and answered 504, exit 0', async t => {
+  const fake = await new FakeStripe().start()
+  t.teardown(() => fake.stop())
+  fake.on('GET', '/v1/customers', { hang: true })
+  const apiKey = 'ops-proxy-key-0123456789abcdef0123'
+  // the adapter's deadline is STRIPE_TIMEOUT_MS (30 s): the drain, not the deadline, ends the call
+  const { port, child, exited } = await serve({
+    STRIPE_API_BASE: fake.url, STRIPE_PROXY_KEY: 'rk_test_opsproxy', API_KEY: apiKey, SHUTDOWN_GRACE_MS: '3000'
+  })
+  const inflight = fetch(`http://127.0.0.1:${port}/v1/apis/http/stripe/v1/customers`, { headers: { 'x-api-key': apiKey } })
+  await fake.nextCall('GET', '/v1/customers')
+  child.kill('SIGTERM')
+  const res = await inflight
+  t.equal(res.status, 504, 'the caller is answered (504: retry it), not reset')
+  t.match(await res.json(), { error: { message: /timed out/ } })
+  t.equal((await exited)[0], 0, 'exit 0 within the grace')
+})
+
 t.test('server.ts: a production boot that fails the checklist exits 1 before listening', async t => {
   const env = childEnv({
     ENVIRONMENT: 'production',
