@@ -108,16 +108,21 @@ const proxy: FastifyPluginAsync = async (fastify) => {
     // A deadline on the whole call, headers and body (undici's own timeouts restart with each
     // byte), or the drain's cut-off. Not AbortSignal.timeout/any: each call's signals were kept
     // until its timeout fired (30 s), ~130 MB at a few thousand calls a second (bench); this timer
-    // and listener go when the answer has gone out.
+    // and listener go when the answer has gone out (or, for a caller that left before it, when
+    // the deadline cuts the upstream call).
     const call = new AbortController()
     const deadline = call.signal
-    const cut = (): void => { call.abort() }
-    const timer = setTimeout(cut, adapter.timeoutMs)
-    draining.signal.addEventListener('abort', cut)
-    reply.raw.once('close', () => {
+    const release = (): void => {
       clearTimeout(timer)
       draining.signal.removeEventListener('abort', cut)
-    })
+    }
+    const cut = (): void => {
+      release()
+      call.abort()
+    }
+    const timer = setTimeout(cut, adapter.timeoutMs)
+    draining.signal.addEventListener('abort', cut)
+    reply.raw.once('close', () => { if (reply.raw.writableFinished) release() })
     try {
       const res = await upstream(url, {
         method: request.method,
