@@ -5,6 +5,7 @@ import Stripe from 'stripe'
 import { NoStripeKeyError } from '../../lib/errors.js'
 import { ObservedHttpClient, type StripeAttempt } from '../../lib/stripe/observed-client.js'
 import { stripeAgent } from '../../lib/stripe/agent.js'
+import { withoutCallSiteStacks } from '../../lib/stripe/call-site.js'
 import { drainCutOffMs } from '../../lib/config.js'
 import { VERSION } from '../../lib/version.js'
 
@@ -63,6 +64,8 @@ export default fp(async function stripePlugin (fastify) {
     if (attempt.requestId !== undefined) (request.stripeRequestIds ??= []).push(attempt.requestId)
     request.log.debug({ stripe: attempt }, 'stripe attempt')
   }
+  // no caller's stack formatted per call: never logged, and the largest cost of a request (lib/stripe/call-site.ts)
+  withoutCallSiteStacks()
   const httpClient = new ObservedHttpClient(Stripe.createNodeHttpClient(agent), config.STRIPE_MAX_RETRIES, observe, fastify.tracer)
 
   fastify.decorate('stripe', {
