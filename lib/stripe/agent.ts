@@ -34,10 +34,9 @@ export interface AgentOptions {
 // uses the agent is handed to it (node:_http_agent), whether it gets a socket at once or queues.
 type AddRequest = (req: http.ClientRequest, options: unknown) => void
 
-/** One attempt in flight: its deadline's timer, and its neighbours in the list of attempts in flight. */
+/** One attempt in flight: its deadline, and its neighbours in the list of attempts in flight. */
 class Attempt {
   res?: http.IncomingMessage
-  timer?: NodeJS.Timeout
   /** when it must have ended (performance.now()) */
   endsAt = Infinity
   prev: Attempt = this
@@ -53,13 +52,12 @@ class Attempt {
     head.prev = this
   }
 
-  /** takes it out, and lets go of everything it held */
+  /** takes it out (again is harmless), and lets go of what it held */
   unlink (): void {
-    clearTimeout(this.timer)
     this.prev.next = this.next
     this.next.prev = this.prev
     this.prev = this.next = this
-    this.req = this.res = this.timer = undefined
+    this.req = this.res = undefined
   }
 }
 
@@ -83,12 +81,32 @@ export function stripeAgent (protocol: 'http' | 'https', opts: AgentOptions = {}
   // full GCs (profiled: 18 ms scavenges, ~45 µs of CPU per request; docs/performance.md).
   const live = new Attempt()
   let cutOffAt = Infinity
-  const arm = (attempt: Attempt, endsAt: number): void => {
-    clearTimeout(attempt.timer)
-    attempt.endsAt = endsAt
-    // once headers are in, the error goes to the response, where stripe-node reads the body from
-    attempt.timer = setTimeout(() => { (attempt.res ?? attempt.req)?.destroy(Stripe.HttpClient.makeTimeoutError()) },
-      Math.max(0, endsAt - performance.now()))
+  // One timer for every deadline, not one per attempt: attempts join the list in the order they
+  // end (each a fixed time after it starts, or all at the drain's cut-off), so the first is always
+  // the next due. The timer is set for the first; an attempt that ends earlier is simply gone
+  // when it fires, and it is set again for whichever is first then.
+  let timer: NodeJS.Timeout | undefined
+  let timerAt = Infinity
+  const expire = (): void => {
+    timer = undefined
+    timerAt = Infinity
+    const now = performance.now()
+    while (live.next !== live && live.next.endsAt <= now) {
+      const attempt = live.next
+      // once headers are in, the error goes to the response, where stripe-node reads the body from
+      const target = attempt.res ?? attempt.req
+      attempt.unlink()
+      target?.destroy(Stripe.HttpClient.makeTimeoutError())
+    }
+    schedule()
+  }
+  const schedule = (): void => {
+    const first = live.next
+    if (first === live || first.endsAt >= timerAt) return
+    clearTimeout(timer)
+    timerAt = first.endsAt
+    // unref: a call in flight holds its socket; a timer left from calls that ended holds nothing
+    timer = setTimeout(expire, Math.max(0, first.endsAt - performance.now())).unref()
   }
   // cast: addRequest is Node's documented Agent hook, missing from @types/node
   const addRequest = (agent as unknown as { addRequest: AddRequest }).addRequest.bind(agent)
@@ -97,8 +115,9 @@ export function stripeAgent (protocol: 'http' | 'https', opts: AgentOptions = {}
   Object.assign(agent, {
     addRequest (req: http.ClientRequest, opts: unknown) {
       const attempt = new Attempt(req)
+      attempt.endsAt = Math.min(performance.now() + deadlineMs, cutOffAt)
       attempt.link(live)
-      arm(attempt, Math.min(performance.now() + deadlineMs, cutOffAt))
+      schedule()
       req.once('response', res => { attempt.res = res })
       // 'close' comes once the response is read to its end, or the request failed
       req.once('close', () => { attempt.unlink() })
@@ -116,7 +135,9 @@ export function stripeAgent (protocol: 'http' | 'https', opts: AgentOptions = {}
     },
     cutOff (ms: number) {
       cutOffAt = Math.min(cutOffAt, performance.now() + ms)
-      for (let a = live.next; a !== live; a = a.next) if (a.endsAt > cutOffAt) arm(a, cutOffAt)
+      // still in the order they end
+      for (let a = live.next; a !== live; a = a.next) a.endsAt = Math.min(a.endsAt, cutOffAt)
+      schedule()
     }
   })
   return agent

@@ -96,6 +96,42 @@ t.test('the timeout bounds each attempt to within 50 ms, sub-second too: waiting
   }
 })
 
+// stripe-node's own (idle) timeout is a minute here, the test's limit 20 s: only the agent's deadlines end these calls
+t.test("each attempt is cut at its own deadline, whichever attempts ended before it, and the drain's cut-off moves them all", {
+  timeout: 20_000
+}, async t => {
+  const agent = stripeAgent('http', { deadlineMs: 300 })
+  const { fake, stripe } = await setup(t, { timeout: 60_000, agent })
+  const ended: string[] = []
+  const call = (name: string): Promise<{ err: Error }> =>
+    failure(stripe.terminal.connectionTokens.create()).finally(() => { ended.push(name) })
+  const sent = async (n: number): Promise<void> => {
+    for (let i = 0; i < 1000 && fake.callsTo('POST', TOKEN).length < n; i++) await new Promise(resolve => setTimeout(resolve, 5))
+  }
+
+  // the first attempt answers at once; the deadlines of the two after it are still kept, in turn
+  t.match((await stripe.terminal.connectionTokens.create()).secret, /^pst_/)
+  fake.on('POST', TOKEN, { hang: true }, 2)
+  const b = call('b')
+  await sent(2)
+  const c = call('c')
+  for (const { err } of [await b, await c]) {
+    t.ok(err instanceof Stripe.errors.StripeConnectionError, 'a stalled attempt is a connection error')
+    t.match(err.message, /timeout/, 'saying it timed out')
+  }
+  t.same(ended, ['b', 'c'], 'in the order they were made')
+
+  // SIGTERM's cut-off: attempts in flight end by it, however long their own deadline
+  const long = stripeAgent('http', { deadlineMs: 60_000 })
+  const drained = await setup(t, { timeout: 60_000, agent: long })
+  drained.fake.on('POST', TOKEN, { hang: true }, 2)
+  const first = failure(drained.stripe.terminal.connectionTokens.create())
+  const second = failure(drained.stripe.terminal.connectionTokens.create())
+  for (let i = 0; i < 1000 && drained.fake.callsTo('POST', TOKEN).length < 2; i++) await new Promise(resolve => setTimeout(resolve, 5))
+  long.cutOff(50)
+  for (const { err } of [await first, await second]) t.match(err.message, /timeout/, 'cut at the cut-off, not after a minute')
+})
+
 t.test('a timed-out attempt is retried while retries remain, with the same idempotency key', async t => {
   const { fake, stripe } = await setup(t, { timeout: 200, retries: 1 })
   fake.on('POST', TOKEN, { hang: true })
