@@ -105,15 +105,14 @@ t.test("each attempt is cut at its own deadline, whichever attempts ended before
   const ended: string[] = []
   const call = (name: string): Promise<{ err: Error }> =>
     failure(stripe.terminal.connectionTokens.create()).finally(() => { ended.push(name) })
-  const sent = async (n: number): Promise<void> => {
-    for (let i = 0; i < 1000 && fake.callsTo('POST', TOKEN).length < n; i++) await new Promise(resolve => setTimeout(resolve, 5))
-  }
 
   // the first attempt answers at once; the deadlines of the two after it are still kept, in turn
   t.match((await stripe.terminal.connectionTokens.create()).secret, /^pst_/)
   fake.on('POST', TOKEN, { hang: true }, 2)
+  fake.calls.length = 0
   const b = call('b')
-  await sent(2)
+  // c starts once b is on the wire: a later deadline
+  await fake.nextCall('POST', TOKEN)
   const c = call('c')
   for (const { err } of [await b, await c]) {
     t.ok(err instanceof Stripe.errors.StripeConnectionError, 'a stalled attempt is a connection error')
@@ -127,7 +126,7 @@ t.test("each attempt is cut at its own deadline, whichever attempts ended before
   drained.fake.on('POST', TOKEN, { hang: true }, 2)
   const first = failure(drained.stripe.terminal.connectionTokens.create())
   const second = failure(drained.stripe.terminal.connectionTokens.create())
-  for (let i = 0; i < 1000 && drained.fake.callsTo('POST', TOKEN).length < 2; i++) await new Promise(resolve => setTimeout(resolve, 5))
+  await drained.fake.nextCall('POST', TOKEN)
   long.cutOff(50)
   for (const { err } of [await first, await second]) t.match(err.message, /timeout/, 'cut at the cut-off, not after a minute')
 })
