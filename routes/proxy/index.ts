@@ -12,10 +12,17 @@ import { rateLimited } from '../../plugins/app/gate.js'
 
 /** Request headers a caller may send upstream; everything else (Authorization, Cookie, X-API-Key, Host, hop-by-hop) stays here. */
 const FORWARDED = ['idempotency-key', 'stripe-version', 'content-type', 'accept']
-/** Response headers never passed back. */
-const DROPPED = new Set([
-  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade',
-  'set-cookie', 'content-length'
+/**
+ * Response headers passed back: what describes the answer (its body, caching, paging, retrying)
+ * and Stripe's own. Nothing else, as on the way up: an upstream's CORS (Stripe sends
+ * `Access-Control-Allow-Origin: *` with credentials), its HSTS, CSP or `Clear-Site-Data`, its rate
+ * limit or request id would override this service's own for this service's origin; cookies and
+ * hop-by-hop headers are the upstream's; the length is the stream's.
+ */
+const PASSED_BACK = new Set([
+  'content-type', 'content-encoding', 'content-language', 'content-disposition',
+  'cache-control', 'expires', 'etag', 'last-modified', 'link', 'location', 'retry-after',
+  'request-id', 'stripe-version', 'stripe-should-retry', 'stripe-account', 'idempotency-key', 'original-request', 'idempotent-replayed'
 ])
 
 /** type, code and message of a Stripe error envelope, masked (upstream texts may echo a key). */
@@ -132,7 +139,10 @@ const proxy: FastifyPluginAsync = async (fastify) => {
         signal: deadline
       })
       const out: Record<string, string | string[]> = {}
-      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && !DROPPED.has(k)) out[k] = v
+      for (const k in res.headers) {
+        const v = res.headers[k]
+        if (v !== undefined && PASSED_BACK.has(k)) out[k] = v
+      }
       const done = { ...log, status: res.statusCode, ms: Date.now() - started, request_id: res.headers['request-id'] }
       if (res.statusCode < 400) {
         request.log.info(done, 'proxied')

@@ -48,6 +48,68 @@ t.test("STRIPE_PROXY_KEY: the adapter key replaces the caller's credentials; que
   t.equal((await get(app, '/v1/apis/http/stripe/v1/balance')).statusCode, 200)
 })
 
+t.test("the upstream's own CORS, security and site headers never replace the service's", async t => {
+  const origin = 'https://tools.example.com'
+  const { app, fake } = await build(t, {
+    env: { API_KEY: KEY, STRIPE_PROXY_KEY: PROXY_KEY, ALLOWED_ORIGINS: origin }
+  })
+  // what api.stripe.com answers a GET with, and a few more an upstream could send
+  const upstream = {
+    'access-control-allow-origin': '*',
+    'access-control-allow-credentials': 'true',
+    'access-control-allow-methods': 'GET, HEAD, PUT, PATCH, POST, DELETE',
+    'access-control-expose-headers': 'Request-Id, Stripe-Manage-Version, Stripe-Should-Retry',
+    'access-control-max-age': '300',
+    'cache-control': 'no-cache, no-store',
+    'content-security-policy': "base-uri 'none'; report-uri https://q.stripe.com/csp-violation",
+    'cross-origin-opener-policy-report-only': 'same-origin; report-to="coop"',
+    'report-to': '{"group":"coop","max_age":8640,"endpoints":[{"url":"https://q.stripe.com/coop-report"}]}',
+    'reporting-endpoints': 'coop="https://q.stripe.com/coop-report"',
+    'strict-transport-security': 'max-age=63072000; includeSubDomains; preload',
+    'x-content-type-options': 'nosniff',
+    server: 'nginx',
+    vary: 'Accept-Encoding',
+    'idempotency-key': 'idem_1',
+    'original-request': 'req_orig',
+    'stripe-should-retry': 'false',
+    'stripe-version': '2020-08-27',
+    'x-stripe-routing-context-priority-tier': 'api-testmode',
+    'clear-site-data': '"*"',
+    'set-cookie': 'upstream=1',
+    'x-ratelimit-remaining': '0',
+    'x-request-id': 'upstream-id',
+    link: '<https://api.example.com/v1/customers?page=2>; rel="next"'
+  }
+  fake.on('GET', '/v1/customers', { body: { object: 'list', data: [] }, headers: upstream })
+  const res = await get(app, '/v1/apis/http/stripe/v1/customers', { ...auth, origin })
+  t.equal(res.statusCode, 200)
+  const h = res.headers
+  t.equal(h['access-control-allow-origin'], origin, 'the allowed origin echoed, not Stripe\'s *')
+  t.equal(h['access-control-expose-headers'], 'Request-Id', 'the area\'s own list')
+  for (const name of [
+    'access-control-allow-credentials', 'access-control-allow-methods', 'access-control-max-age', 'clear-site-data', 'set-cookie',
+    'report-to', 'reporting-endpoints', 'cross-origin-opener-policy-report-only', 'server', 'x-stripe-routing-context-priority-tier'
+  ]) {
+    t.equal(h[name], undefined, `no upstream ${name}`)
+  }
+  t.equal(h['content-security-policy'], "default-src 'none';frame-ancestors 'none'", 'the service\'s CSP')
+  // HSTS is the service's choice, made in production only: an upstream's would pin this origin (and, with preload, its domain)
+  t.equal(h['strict-transport-security'], undefined, 'no upstream HSTS')
+  t.not(h['x-request-id'], 'upstream-id', 'the service\'s request id')
+  t.not(h['x-ratelimit-remaining'], '0', 'the service\'s rate limit')
+  t.match(h.vary, /Origin/)
+  t.match(h, {
+    'content-type': 'application/json',
+    'cache-control': 'no-cache, no-store',
+    'request-id': /^req_/,
+    'idempotency-key': 'idem_1',
+    'original-request': 'req_orig',
+    'stripe-should-retry': 'false',
+    'stripe-version': '2020-08-27',
+    link: upstream.link
+  }, 'what describes the answer comes back')
+})
+
 t.test('each refused case makes zero upstream calls', async t => {
   const { app, fake } = await build(t, { env: { API_KEY: KEY, STRIPE_PROXY_KEY: PROXY_KEY } })
   const cases: Array<[string, string, string, Record<string, string>, number]> = [
