@@ -10,7 +10,7 @@ import { requireCredentials } from '../../plugins/app/credentials.js'
 import * as S from '../../schemas/terminal.js'
 import { stamp } from '../../lib/ownership.js'
 import { callOptions, chargeParams, readOptions } from './calls.js'
-import { assertOwned, listOwned, pageOwned } from './ownership.js'
+import { assertOwned, knownOwners, listOwned, pageOwned, rememberOwned } from './ownership.js'
 import { terminalErrors } from './errors.js'
 import readerRoutes from './readers.js'
 import fleetRoutes, { pageHeaders } from './fleet.js'
@@ -94,6 +94,8 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   const stripe = (): Stripe => fastify.stripe.client()
+  // what a destination merchant is known to own for good (ownership.ts), shared by this area's routes
+  fastify.decorate('knownOwners', knownOwners())
 
   fastify.post('/register_reader', {
     config: { errorPrefix: 'Error registering reader!', checkKey: true },
@@ -162,6 +164,7 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
       stripeParams<Stripe.PaymentIntentCreateParams>(params),
       callOptions(request, 'create')
     )
+    rememberOwned(request, 'payment_intent', intent)
     request.log.info({ payment_intent: intent.id }, 'PaymentIntent successfully created')
     return intentSecret(intent)
   })
@@ -211,6 +214,7 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
     }
     await assertOwned(request, { customer: params.customer })
     const intent = await stripe().setupIntents.create(stripeParams<Stripe.SetupIntentCreateParams>(params), callOptions(request, 'create'))
+    rememberOwned(request, 'setup_intent', intent)
     request.log.info({ setup_intent: intent.id }, 'SetupIntent successfully created')
     return intentSecret(intent)
   })

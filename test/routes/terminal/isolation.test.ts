@@ -437,7 +437,54 @@ t.test('the holes that were found', { skip: fixturesAvailable ? false : 'Stripe 
       method: 'POST', url: '/capture_payment_intent', headers: { 'x-api-key': destA }, payload: { payment_intent_id: pi }
     })
     t.equal(own.statusCode, 200, 'its own merchant captures it')
-    t.equal(fake.calls.length, 2, 'one extra read, then the capture')
+    t.same(fake.calls.map(c => `${c.method} ${c.path}`), [`POST /v1/payment_intents/${pi}/capture`],
+      'no read first: Stripe\'s answer to the create said whose it is')
+  })
+
+  t.test('an intent found to be a merchant\'s is read once: Stripe never changes whose it is', async t => {
+    fake.reset()
+    const headers = (k: string): Record<string, string> => ({ 'x-api-key': k })
+    const post = async (k: string, url: string, payload: Record<string, string>) =>
+      await app.inject({ method: 'POST', url, headers: headers(k), payload })
+    const seen = (): string[] => fake.calls.splice(0).map(c => `${c.method} ${c.path}`)
+    // made for A on the platform outside this service (its dashboard, another replica)
+    const ofA = fake.put(fixture('payment_intent', { id: 'pi_made_elsewhere', on_behalf_of: A, transfer_data: { destination: A } }))
+    fake.put(fixture('payment_intent', { id: 'pi_platform_own', on_behalf_of: null, transfer_data: null }))
+    fake.put(fixture('charge', { id: 'ch_of_A', payment_intent: ofA.id, on_behalf_of: null, transfer_data: null }))
+    fake.put(fixture('terminal.reader', { id: 'tmr_of_A', metadata: { merchant_account: A } }))
+
+    t.equal((await post(destA, '/update_payment_intent', { payment_intent_id: ofA.id, receipt_email: 'a@example.com' })).statusCode, 200)
+    t.same(seen(), [`GET /v1/payment_intents/${ofA.id}`, `POST /v1/payment_intents/${ofA.id}`], 'read the first time')
+    t.equal((await post(destA, '/capture_payment_intent', { payment_intent_id: ofA.id })).statusCode, 200)
+    t.same(seen(), [`POST /v1/payment_intents/${ofA.id}/capture`], 'not the second')
+
+    for (let i = 0; i < 2; i++) {
+      const other = await post(destB, '/capture_payment_intent', { payment_intent_id: ofA.id })
+      t.equal(other.statusCode, 404, 'what A is known to own is not B\'s')
+      t.same(seen(), [`GET /v1/payment_intents/${ofA.id}`], 'B\'s refusal is read each time, never kept')
+      t.equal((await post(destA, '/cancel_payment_intent', { payment_intent_id: 'pi_platform_own' })).statusCode, 404)
+      t.same(seen(), ['GET /v1/payment_intents/pi_platform_own'], 'nor is A\'s')
+    }
+
+    // the fact is about one kind of object: the same id named as a charge is read as a charge
+    await post(destA, '/refund_payment', { charge: ofA.id })
+    t.equal(seen()[0], `GET /v1/charges/${ofA.id}`)
+    t.equal((await post(destA, '/refund_payment', { charge: 'ch_of_A' })).statusCode, 200)
+    t.equal((await post(destA, '/refund_payment', { charge: 'ch_of_A' })).statusCode, 200)
+    t.same(seen().filter(c => c.startsWith('GET')), ['GET /v1/charges/ch_of_A'], 'a charge too is read once')
+
+    // a SetupIntent created for A, then handed to A's reader: only the reader, whose stamp can change, is read
+    const si = (await post(destA, '/create_setup_intent', {})).json().intent as string
+    seen()
+    const processed = await post(destA, '/process_setup_intent', { reader_id: 'tmr_of_A', setup_intent_id: si })
+    t.equal(processed.statusCode, 200, processed.body)
+    t.same(seen().filter(c => c.startsWith('GET')), ['GET /v1/terminal/readers/tmr_of_A'])
+    t.equal((await post(destA, '/process_setup_intent', { reader_id: 'tmr_of_A', setup_intent_id: si })).statusCode, 200)
+    t.same(seen().filter(c => c.startsWith('GET')), ['GET /v1/terminal/readers/tmr_of_A'], 'read every time')
+
+    // a destination key's own SetupIntent is still refused to another merchant
+    t.equal((await post(destB, '/process_setup_intent', { reader_id: 'tmr_of_A', setup_intent_id: si })).statusCode, 404)
+    t.same(seen().filter(c => c.startsWith('POST')), [], 'nothing acted')
   })
 
   t.test('destination keys list their own locations and readers only', async t => {
