@@ -5,6 +5,7 @@ import { appSettings } from './repos/app-settings.js'
 import { installations } from './repos/installations.js'
 import { merchantKeys } from './repos/merchant-keys.js'
 import { nonces } from './repos/nonces.js'
+import { ownedObjects } from './repos/owned-objects.js'
 import { readerActions } from './repos/reader-actions.js'
 import { webhookEvents } from './repos/webhook-events.js'
 
@@ -20,6 +21,7 @@ export function repositories (db: Db) {
     installations: installations(db),
     appSettings: appSettings(db),
     nonces: nonces(db),
+    ownedObjects: ownedObjects(db),
     readerActions: readerActions(db),
     merchantKeys: merchantKeys(db),
     webhookEvents: webhookEvents(db)

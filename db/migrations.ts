@@ -83,6 +83,14 @@ export const migrations: Array<[string, Migration]> = [
       .addColumn('created_at', 'varchar(32)', c => c.notNull())
       .execute()
     await db.schema.createIndex('reader_action_events_reader').on('reader_action_events').columns(['reader_id', 'id']).execute()
+  }],
+  // what destination merchants were found to own, for every replica (routes/terminal/ownership.ts)
+  ['005_owned_objects', async db => {
+    await db.schema.createTable('owned_objects')
+      .addColumn('fact', 'varchar(512)', c => c.primaryKey())
+      .addColumn('expires_at', 'varchar(32)', c => c.notNull())
+      .execute()
+    await db.schema.createIndex('owned_objects_expires_at').on('owned_objects').column('expires_at').execute()
   }]
 ]
 

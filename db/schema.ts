@@ -25,6 +25,8 @@ export interface Database {
     received_at: string
   }
   nonces: { nonce: string, account: string, expires_at: string }
+  /** `kind account id` of an object a destination merchant owns (routes/terminal/ownership.ts) */
+  owned_objects: { fact: string, expires_at: string }
   app_settings: { account: string, settings: string, updated_at: string }
   reader_actions: {
     reader_id: string

@@ -65,4 +65,7 @@ export default fp(async function scheduler (fastify) {
   fastify.scheduler.add('prune-nonces', HOUR, async repos => {
     fastify.log.info({ deleted: await repos.nonces.prune(new Date()) }, 'pruned used nonces')
   })
+  fastify.scheduler.add('prune-owned-objects', HOUR, async repos => {
+    fastify.log.info({ deleted: await repos.ownedObjects.prune(new Date(fastify.clock.now())) }, 'pruned what merchants were found to own')
+  })
 }, { name: 'scheduler', dependencies: ['store', 'config'], fastify: '5.x' })

@@ -164,7 +164,7 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
       stripeParams<Stripe.PaymentIntentCreateParams>(params),
       callOptions(request, 'create')
     )
-    rememberOwned(request, 'payment_intent', intent)
+    await rememberOwned(request, 'payment_intent', intent)
     request.log.info({ payment_intent: intent.id }, 'PaymentIntent successfully created')
     return intentSecret(intent)
   })
@@ -214,7 +214,7 @@ const terminal: FastifyPluginAsyncTypebox = async (fastify) => {
     }
     await assertOwned(request, { customer: params.customer })
     const intent = await stripe().setupIntents.create(stripeParams<Stripe.SetupIntentCreateParams>(params), callOptions(request, 'create'))
-    rememberOwned(request, 'setup_intent', intent)
+    await rememberOwned(request, 'setup_intent', intent)
     request.log.info({ setup_intent: intent.id }, 'SetupIntent successfully created')
     return intentSecret(intent)
   })

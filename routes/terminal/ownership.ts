@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import Stripe from 'stripe'
 import { LruMap } from 'toad-cache'
 import { HttpError } from '../../lib/errors.js'
+import { errorFields } from '../../lib/values.js'
 import * as own from '../../lib/ownership.js'
 
 declare module 'fastify' {
@@ -17,25 +18,55 @@ declare module 'fastify' {
  * update endpoint takes them), and a charge keeps its PaymentIntent. Once such an object is known
  * to be a merchant's, from Stripe's answer to a read or to the call that created it, it stays the
  * merchant's, and the next call on it (the till's process, then capture) needs no read: a Stripe
- * round trip less. Only what was found owned is kept, never a refusal.
+ * round trip less. Only what was found owned is kept, never a refusal: in this process (an LRU),
+ * and in the database for the other replicas, which already decides whose a key is (never Redis,
+ * which holds only counts: it must not be able to hand one merchant another's intent).
  */
 const FIXED: ReadonlySet<own.Kind> = new Set(['payment_intent', 'setup_intent', 'charge'])
 
 /** How many such facts a process keeps (about 100 bytes each), the least recently used dropped first. */
 export const KNOWN_OWNERS = 10_000
+/** How long the database keeps one, only to bound its table: past a capture and most refunds. */
+export const KNOWN_OWNERS_DAYS = 30
 
 export const knownOwners = (): LruMap<true> => new LruMap<true>(KNOWN_OWNERS)
 
 const fact = (kind: own.Kind, account: string, id: string): string => `${kind} ${account} ${id}`
 
+/** Whether the fact is known here or to another replica; a database that fails only costs the read. */
+async function known (request: FastifyRequest, f: string): Promise<boolean> {
+  if (request.server.knownOwners.get(f) === true) return true
+  try {
+    if (!await request.server.repos.ownedObjects.has(f, new Date(request.server.clock.now()))) return false
+  } catch (err) {
+    request.log.warn({ err: errorFields(err) }, 'ownership facts unreadable: reading the object from Stripe')
+    return false
+  }
+  request.server.knownOwners.set(f, true)
+  return true
+}
+
+/** Keeps facts here and for the other replicas; one the database cannot take is only kept here. */
+async function keep (request: FastifyRequest, facts: string[]): Promise<void> {
+  const until = new Date(request.server.clock.now() + KNOWN_OWNERS_DAYS * 86_400_000)
+  for (const f of facts) {
+    request.server.knownOwners.set(f, true)
+    try {
+      await request.server.repos.ownedObjects.add(f, until)
+    } catch (err) {
+      request.log.warn({ err: errorFields(err) }, 'ownership fact not recorded: other replicas will read the object')
+    }
+  }
+}
+
 /** After a destination key's till creates an intent: Stripe's answer, judged by the rule, is kept if it is the merchant's. */
-export function rememberOwned (
+export async function rememberOwned (
   request: FastifyRequest, kind: 'payment_intent' | 'setup_intent', object: Stripe.PaymentIntent | Stripe.SetupIntent
-): void {
+): Promise<void> {
   const key = request.merchant
   if (key?.charge.type !== 'destination') return
   const owned = kind === 'payment_intent' ? own.ownsPaymentIntent(key, object) : own.ownsSetupIntent(key, object)
-  if (owned) request.server.knownOwners.set(fact(kind, key.account, object.id), true)
+  if (owned) await keep(request, [fact(kind, key.account, object.id)])
 }
 
 /** An id the caller may not act on, or that does not exist: answered alike, with the route's prefix. */
@@ -69,9 +100,10 @@ const missing = (err: unknown): boolean => err instanceof Stripe.errors.StripeEr
 export async function assertOwned (request: FastifyRequest, refs: Partial<Record<own.Kind, string | undefined>>): Promise<void> {
   const key = request.merchant
   if (key?.charge.type !== 'destination') return
-  const known = request.server.knownOwners
-  const named = Object.entries(refs).filter((r): r is [own.Kind, string] => r[1] !== undefined)
-    .filter(([kind, id]) => !(FIXED.has(kind) && known.get(fact(kind, key.account, id)) === true))
+  const named: Array<[own.Kind, string]> = []
+  for (const [kind, id] of Object.entries(refs).filter((r): r is [own.Kind, string] => r[1] !== undefined)) {
+    if (!(FIXED.has(kind) && await known(request, fact(kind, key.account, id)))) named.push([kind, id])
+  }
   if (named.length === 0) return
   const stripe = request.server.stripe.client()
   // read at once, judged in the order named: the same request always fails on the same id
@@ -81,8 +113,8 @@ export async function assertOwned (request: FastifyRequest, refs: Partial<Record
     if (result === undefined) return
     if (result.status === 'rejected' && !missing(result.reason)) throw result.reason
     if (result.status === 'rejected' || !result.value) throw new UnknownObjectError(kind, id)
-    if (FIXED.has(kind)) known.set(fact(kind, key.account, id), true)
   })
+  await keep(request, named.filter(([kind]) => FIXED.has(kind)).map(([kind, id]) => fact(kind, key.account, id)))
 }
 
 /** The list rule of each kind a Terminal route lists. */

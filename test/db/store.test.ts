@@ -5,8 +5,8 @@ import { migrate, migrations } from '../../db/migrations.js'
 import { build, needs, pgUrl, TEST_DATABASE_URL } from '../support/helper.js'
 
 const TABLES = [
-  'app_settings', 'installations', 'merchant_keys', 'nonces', 'reader_action_events', 'reader_actions', 'schema_migrations',
-  'webhook_events'
+  'app_settings', 'installations', 'merchant_keys', 'nonces', 'owned_objects', 'reader_action_events', 'reader_actions',
+  'schema_migrations', 'webhook_events'
 ]
 
 t.test('migrations on SQLite: applied once, idempotent', async t => {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { build, needs, pgUrl, TEST_DATABASE_URL } from '../support/helper.js'
 
-t.test('upkeep prunes old event ids and expired nonces', async t => {
+t.test('upkeep prunes old event ids, expired nonces and ownership facts', async t => {
   const { app } = await build(t, { env: { WEBHOOK_RETENTION_DAYS: '30' } })
   const db = app.store.db
   const day = 24 * 3600_000
@@ -34,6 +34,12 @@ t.test('upkeep prunes old event ids and expired nonces', async t => {
   )
   const changes = await db.selectFrom('reader_action_events').select('id').execute()
   t.equal(changes.length, 1, 'the reader streams\' log: only the recent change')
+  await db.insertInto('owned_objects').values([
+    { fact: 'payment_intent acct_1 pi_old', expires_at: new Date(Date.now() - 1000).toISOString() },
+    { fact: 'payment_intent acct_1 pi_new', expires_at: new Date(Date.now() + 60_000).toISOString() }
+  ]).execute()
+  t.equal(await app.scheduler.run('prune-owned-objects'), 'ran')
+  t.same((await db.selectFrom('owned_objects').select('fact').execute()).map(r => r.fact), ['payment_intent acct_1 pi_new'])
   await t.rejects(app.scheduler.run('no-such-job'), /no job named/)
 })
 

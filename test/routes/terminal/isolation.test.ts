@@ -7,6 +7,7 @@ import type { RouteOptions } from 'fastify'
 import { build, needs, pgUrl, sign, TEST_DATABASE_URL } from '../../support/helper.js'
 import type { FakeStripe } from '../../support/fake-stripe.js'
 import { fixture, fixturesAvailable } from '../../support/fixtures.js'
+import { TestClock } from '../../support/clock.js'
 import { Readable } from 'node:stream'
 
 const PLATFORM_KEY = 'p'.repeat(32)
@@ -530,4 +531,64 @@ t.test('the holes that were found', { skip: fixturesAvailable ? false : 'Stripe 
       t.equal(refund.params.refund_application_fee, (want as Record<string, string>).refund_application_fee)
     }
   })
+})
+
+/** Replicas share what they found a merchant to own through the store, so a capture on another replica makes no read either. */
+async function replicas (t: Test, databaseUrl: string): Promise<void> {
+  const clock = new TestClock()
+  const env = { DATABASE_URL: databaseUrl, API_KEY: PLATFORM_KEY, ADMIN_API_KEY: ADMIN, RATE_LIMIT_MAX: '10000', LOG_LEVEL: 'warn' }
+  const one = await build(t, { env, clock })
+  const two = await build(t, { env, clock, fake: one.fake })
+  const fake = one.fake
+  const create = async (body: Record<string, unknown>): Promise<string> => (await one.app.inject({
+    method: 'POST', url: '/admin/keys', headers: { authorization: `Bearer ${ADMIN}` }, payload: body
+  })).json().key
+  const destA = await create({ account: A, label: 'A', charge: { type: 'destination' } })
+  const destB = await create({ account: B, label: 'B', charge: { type: 'destination' } })
+  const post = async (app: typeof one.app, k: string, url: string, payload: Record<string, string>) =>
+    await app.inject({ method: 'POST', url, headers: { 'x-api-key': k }, payload })
+  const seen = (): string[] => fake.calls.splice(0).map(c => `${c.method} ${c.path}`)
+
+  // created through replica one, captured through replica two
+  const pi = (await post(one.app, destA, '/create_payment_intent', { amount: '1000' })).json().intent as string
+  seen()
+  t.equal((await post(two.app, destA, '/capture_payment_intent', { payment_intent_id: pi })).statusCode, 200)
+  t.same(seen(), [`POST /v1/payment_intents/${pi}/capture`], 'no read on the other replica')
+  t.equal((await post(two.app, destB, '/cancel_payment_intent', { payment_intent_id: pi })).statusCode, 404, 'still not B\'s')
+  t.same(seen(), [`GET /v1/payment_intents/${pi}`])
+
+  // read once by replica two, then known to replica one
+  fake.put(fixture('payment_intent', { id: 'pi_shared', on_behalf_of: A, transfer_data: { destination: A } }))
+  t.equal((await post(two.app, destA, '/cancel_payment_intent', { payment_intent_id: 'pi_shared' })).statusCode, 200)
+  t.same(seen(), ['GET /v1/payment_intents/pi_shared', 'POST /v1/payment_intents/pi_shared/cancel'])
+  const update = { payment_intent_id: 'pi_shared', receipt_email: 'a@example.com' }
+  t.equal((await post(one.app, destA, '/update_payment_intent', update)).statusCode, 200)
+  t.same(seen(), ['POST /v1/payment_intents/pi_shared'])
+
+  // the store keeps a fact 30 days, only to bound its table: a replica that has not seen it reads again after
+  clock.advance(31 * 24 * 3600_000)
+  t.equal(await two.app.scheduler.run('prune-owned-objects'), 'ran')
+  const three = await build(t, { env, clock, fake })
+  t.equal((await post(three.app, destA, '/capture_payment_intent', { payment_intent_id: pi })).statusCode, 200)
+  t.same(seen(), [`GET /v1/payment_intents/${pi}`, `POST /v1/payment_intents/${pi}/capture`], 'expired: read again')
+
+  // a store that fails costs only the read: the call goes on, and the operator is told
+  await three.app.store.db.schema.dropTable('owned_objects').execute()
+  fake.put(fixture('payment_intent', { id: 'pi_no_store', on_behalf_of: A, transfer_data: { destination: A } }))
+  const four = await build(t, { env, clock, fake })
+  t.equal((await post(four.app, destA, '/cancel_payment_intent', { payment_intent_id: 'pi_no_store' })).statusCode, 200)
+  t.same(seen(), ['GET /v1/payment_intents/pi_no_store', 'POST /v1/payment_intents/pi_no_store/cancel'])
+  t.equal((await post(four.app, destB, '/capture_payment_intent', { payment_intent_id: 'pi_no_store' })).statusCode, 404, 'still not B\'s')
+  t.same(seen(), ['GET /v1/payment_intents/pi_no_store'])
+  t.ok(four.logs.some(l => l.level === 40 && /ownership facts unreadable/.test(l.msg)), 'the unreadable store is logged')
+  t.ok(four.logs.some(l => l.level === 40 && /ownership fact not recorded/.test(l.msg)), 'the unrecorded fact is logged')
+}
+
+t.test('replicas share what a merchant owns, on SQLite', { skip: fixturesAvailable ? false : 'Stripe fixtures absent' }, async t => {
+  await replicas(t, `sqlite:${t.testdir({})}/replicas.db`)
+})
+
+const onPostgres = fixturesAvailable ? needs('TEST_DATABASE_URL', TEST_DATABASE_URL) : { skip: 'Stripe fixtures absent' }
+t.test('replicas share what a merchant owns, on Postgres', onPostgres, async t => {
+  await replicas(t, (await pgUrl(t))!)
 })
