@@ -91,8 +91,9 @@ const CHECKS: { [K in own.Kind]: (stripe: Stripe, id: string, key: Parameters<ty
 const missing = (err: unknown): boolean => err instanceof Stripe.errors.StripeError && err.statusCode === 404
 
 /**
- * Before a destination-charge key acts on existing objects: each named object is read once on the
- * platform (all at once) and must be the key's merchant's (lib/ownership.ts); anything else,
+ * Before a destination-charge key acts on existing objects: each named object not already known to
+ * be the merchant's (FIXED, above) is read on the platform (all at once) and must be the key's
+ * merchant's (lib/ownership.ts); anything else,
  * unknown ids included, is an UnknownObjectError and nothing that acts reaches Stripe. Other
  * callers pass at no cost: the platform's keys act on the platform, direct keys on their own
  * account (Stripe-Account), where Stripe keeps accounts apart.
