@@ -25,9 +25,9 @@ declare module 'fastify' {
 const FIXED: ReadonlySet<own.Kind> = new Set(['payment_intent', 'setup_intent', 'charge'])
 
 /** How many such facts a process keeps (about 100 bytes each), the least recently used dropped first. */
-export const KNOWN_OWNERS = 10_000
+const KNOWN_OWNERS = 10_000
 /** How long the database keeps one, only to bound its table: past a capture and most refunds. */
-export const KNOWN_OWNERS_DAYS = 30
+const KNOWN_OWNERS_DAYS = 30
 
 export const knownOwners = (): LruMap<true> => new LruMap<true>(KNOWN_OWNERS)
 
