@@ -286,6 +286,29 @@ t.test('a large list response streams back intact', async t => {
   t.equal(text, raw, `${(raw.length / 1e6).toFixed(1)} MB byte-identical`)
 })
 
+t.test('a small answer goes out whole, with its length; one cut or stalled upstream is a 502 or 504, never a short 200', async t => {
+  const { app, fake } = await build(t, { env: { API_KEY: KEY, STRIPE_PROXY_KEY: PROXY_KEY, STRIPE_TIMEOUT_MS: '300' } })
+  const customer = { id: 'cus_whole', object: 'customer', email: 'a@b.co' }
+  fake.on('GET', '/v1/customers/cus_whole', { body: customer })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as { port: number }).port
+  const res = await fetch(`http://127.0.0.1:${port}/v1/apis/http/stripe/v1/customers/cus_whole`, { headers: auth })
+  t.equal(res.status, 200)
+  const text = await res.text()
+  t.equal(res.headers.get('content-length'), String(Buffer.byteLength(text)), 'sent with its length')
+  t.same(JSON.parse(text), customer)
+
+  // the upstream says how long its answer is, then sends half of it and closes, or stops
+  fake.on('GET', '/v1/customers/cus_cut', { body: customer, partial: 'cut' })
+  const cut = await get(app, '/v1/apis/http/stripe/v1/customers/cus_cut')
+  t.equal(cut.statusCode, 502, 'an answer cut upstream is a 502')
+  t.same(cut.json(), { error: { type: 'api_error', message: 'Upstream stripe is unreachable.' } })
+  fake.on('GET', '/v1/customers/cus_stall', { body: customer, partial: 'stall' })
+  const stalled = await get(app, '/v1/apis/http/stripe/v1/customers/cus_stall')
+  t.equal(stalled.statusCode, 504, 'an answer that stops half-way is cut at the deadline')
+  t.same(stalled.json(), { error: { type: 'api_error', message: 'Upstream stripe timed out after 300 ms.' } })
+})
+
 t.test('TLS is verified: an upstream with a self-signed certificate is refused', async t => {
   const dir = t.testdir({})
   execFileSync(

@@ -568,8 +568,8 @@ export class FakeStripe {
       res.writeHead(reply.status ?? 200, {
         'content-type': 'application/json',
         'request-id': `req_${randomBytes(7).toString('hex')}`,
-        // a partial body is one the client can tell is short
-        ...(reply.partial === undefined || reply.partial === 'trickle' ? {} : { 'content-length': String(Buffer.byteLength(body)) }),
+        // as api.stripe.com does; so a partial body is one the client can tell is short
+        ...(reply.partial === 'trickle' ? {} : { 'content-length': String(Buffer.byteLength(body)) }),
         ...reply.headers
       })
       if (reply.partial === undefined) {
