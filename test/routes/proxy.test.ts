@@ -40,12 +40,23 @@ t.test("STRIPE_PROXY_KEY: the adapter key replaces the caller's credentials; que
   t.equal(c.headers['x-forwarded-for'], undefined)
   t.equal(c.stripeVersion, '2020-03-02', 'Stripe-Version travels')
   t.notOk(rawLogs.join('').includes('proxykey123'), 'the key is never logged')
-  const line = rawLogs.map(l => JSON.parse(l)).find(l => l.msg === 'proxied')
-  t.match(line, { adapter: 'stripe', method: 'GET', path: '/v1/charges', status: 200, request_id: /^req_/ })
-  t.type(line.ms, 'number')
+  // one line per request at info: the access line, with the upstream's request id as a Stripe call's
+  const lines = rawLogs.map(l => JSON.parse(l))
+  t.same(lines.filter(l => l.msg === 'request').map(l => [l.route, l.status, l.stripe_request_ids]),
+    [['/v1/apis/http/:adapter/*', 200, [res.headers['request-id']]]])
+  t.equal(lines.filter(l => l.msg === 'proxied').length, 0, 'no second line at info')
 
   t.equal((await get(app, '/v1/apis/http/stripe/v1/customers/cus_123')).statusCode, 200, 'with an id')
   t.equal((await get(app, '/v1/apis/http/stripe/v1/balance')).statusCode, 200)
+})
+
+t.test('at LOG_LEVEL=debug each proxied call also gets its own line: adapter, allowlist rule, status, ms', async t => {
+  const { app, logs } = await build(t, { env: { API_KEY: KEY, STRIPE_PROXY_KEY: PROXY_KEY, LOG_LEVEL: 'debug' } })
+  const res = await get(app, '/v1/apis/http/stripe/v1/customers/cus_42')
+  t.equal(res.statusCode, 200)
+  const line = logs.find(l => l.msg === 'proxied')
+  t.match(line, { adapter: 'stripe', method: 'GET', path: '/v1/customers/{id}', status: 200, request_id: res.headers['request-id'] })
+  t.type(line?.ms, 'number')
 })
 
 t.test("the upstream's own CORS, security and site headers never replace the service's", async t => {
