@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { DEFAULT_MAX_SOCKETS } from '../lib/stripe/agent.js'
 
 const Str = (description: string, extra: Record<string, unknown> = {}) =>
   Type.Optional(Type.String({ description, ...extra }))
@@ -22,7 +23,10 @@ export const EnvSchema = Type.Object({
   STRIPE_TIMEOUT_MS: Type.Integer({ default: 30000, minimum: 1, description: 'timeout of each outbound attempt' }),
   STRIPE_MAX_RETRIES: Type.Integer({ default: 2, minimum: 0, maximum: 10, description: 'stripe-node network retries' }),
   STRIPE_MAX_SOCKETS: Type.Integer({
-    default: 1000, minimum: 1, maximum: 10000, description: 'sockets to Stripe at most; beyond them calls wait (and are counted)'
+    default: DEFAULT_MAX_SOCKETS,
+    minimum: 1,
+    maximum: 10000,
+    description: 'sockets to Stripe at most; beyond them calls wait (and are counted)'
   }),
   API_KEY: Str('client API key(s), comma-separated for rotation'),
   ADMIN_API_KEY: Str('key(s) of the /admin area (merchant keys), comma-separated, each 32+ characters'),
