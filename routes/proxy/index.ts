@@ -153,8 +153,8 @@ const proxy: FastifyPluginAsync = async (fastify) => {
       if (res.statusCode < 400) {
         request.log.debug(done, 'proxied')
         // An answer of known, small length (a Stripe object, a page of a list) goes out whole: one
-        // write with its Content-Length, none of a pipe's work (~11 µs a call, bench), and an answer
-        // cut upstream is a 502, not a truncated 200. No more than undici's stream would hold.
+        // write with its Content-Length, none of a pipe's listeners and chunked framing, and an
+        // answer cut upstream is a 502, not a truncated 200. No more than undici's stream would hold.
         const length = Number(res.headers['content-length'])
         if (length <= WHOLE_MAX && request.method !== 'HEAD') {
           return reply.code(res.statusCode).headers(out).send(Buffer.from(await res.body.arrayBuffer()))
