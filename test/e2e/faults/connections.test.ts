@@ -22,13 +22,19 @@ t.test('headers trickled a byte at a time: the socket is answered 408 and closed
   slow.on('data', d => {
     answer += String(d)
   })
+  // The server answers 408 and destroys the socket; a byte trickled after that meets a reset.
+  // Seeing the close that way is fine (the 408 is asserted below); an unhandled error is not.
+  slow.on('error', () => {})
   const started = Date.now()
   const text = 'POST /connection_token HTTP/1.1\r\nHost: x\r\nX-Slow: ' + 'a'.repeat(100)
   let i = 0
+  // stops once the answer starts, so no byte races the close
   const timer = setInterval(() => {
-    if (!slow.destroyed && i < text.length) slow.write(text[i++]!)
+    if (!slow.destroyed && answer === '' && i < text.length) slow.write(text[i++]!)
   }, 200)
-  await once(slow, 'close')
+  t.teardown(() => { clearInterval(timer) })
+  // not events.once: it would reject on that reset's error
+  await new Promise(resolve => slow.once('close', resolve))
   clearInterval(timer)
   const held = (Date.now() - started) / 1000
   t.ok(held < 15, `closed after ${held.toFixed(1)} s (headersTimeout 10 s, checked every second)`)
